@@ -1,0 +1,15 @@
+//! The rule catalogue: pure functions from a [`Snapshot`] to findings.
+//!
+//! Rules never touch the disk; everything they need is in the Snapshot. A rule whose facts
+//! are unknown emits no finding and records an [`UnknownCheck`] instead, so "no finding"
+//! never silently means "not checked".
+
+mod catalogue;
+mod docs;
+pub mod emit;
+mod host;
+mod kata;
+
+pub use catalogue::{catalogue, evaluate, find_rule, Evaluation, Rule, RuleMeta};
+pub use docs::rule_doc;
+pub use emit::Emitter;

@@ -1,0 +1,34 @@
+//! A hardening plan: the secure settings the audit derived, before anything is written.
+//! Produced purely by `hvguard-audit`, written to disk by `hvguard-kata`.
+
+use crate::{ConfigValue, RuleId};
+use serde::{Deserialize, Serialize};
+use std::path::PathBuf;
+
+/// One key to set in the hardened drop-in.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct HardeningSetting {
+    /// Dotted key: `hypervisor.qemu.seccompsandbox`, `runtime.disable_guest_seccomp`.
+    pub key: String,
+    pub value: ConfigValue,
+    pub rule: RuleId,
+    /// Why, in one line: becomes the comment above the setting.
+    pub reason: String,
+}
+
+/// A change that needs a human decision; written as a commented suggestion, never applied.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct HardeningSuggestion {
+    pub key: String,
+    pub value: ConfigValue,
+    pub rule: RuleId,
+    pub reason: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct HardeningPlan {
+    /// The main configuration file the plan is for.
+    pub config: PathBuf,
+    pub settings: Vec<HardeningSetting>,
+    pub suggestions: Vec<HardeningSuggestion>,
+}

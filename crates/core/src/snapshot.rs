@@ -1,0 +1,294 @@
+//! The Snapshot: plain, serialisable facts about one host. Nothing here is evaluated.
+
+use crate::Probe;
+use serde::{Deserialize, Serialize};
+use std::collections::{BTreeMap, BTreeSet};
+use std::path::PathBuf;
+
+pub use crate::kata_model::*;
+
+pub const SNAPSHOT_SCHEMA: &str = "hvguard.snapshot/v1";
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Snapshot {
+    pub schema: String,
+    pub collected_at: String,
+    /// The root as given (`/` for the live host).
+    pub root: PathBuf,
+    /// True when collected from the running host (live-only probes ran).
+    pub live: bool,
+    pub host: HostFacts,
+    pub packages: Probe<Vec<Package>>,
+    pub hypervisors: Vec<Hypervisor>,
+    /// The static Kata install (`/opt/kata/VERSION`), if any.
+    pub kata_install: Probe<KataInstall>,
+    /// Every Kata configuration found, with drop-ins merged (filled by the config collector).
+    #[serde(default)]
+    pub kata: Vec<KataConfig>,
+    /// containerd's Kata runtime entries (filled by the config collector).
+    #[serde(default)]
+    pub containerd: Vec<ContainerdRuntime>,
+    /// Problems met while collecting that are not facts of their own (skipped files, ...).
+    #[serde(default)]
+    pub warnings: Vec<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct HostFacts {
+    pub hostname: Probe<String>,
+    pub os: Probe<OsRelease>,
+    pub kernel_release: Probe<String>,
+    pub cpu: Probe<CpuInfo>,
+    pub kvm: KvmFacts,
+    pub iommu: IommuFacts,
+    pub firmware: FirmwareFacts,
+    /// `sys/devices/system/cpu/smt/control`: on, off, forceoff, notsupported, notimplemented.
+    pub smt_control: Probe<String>,
+    /// File name -> first line, for every file in `sys/devices/system/cpu/vulnerabilities/`.
+    pub cpu_vulnerabilities: Probe<BTreeMap<String, String>>,
+    /// `/proc/cmdline`, split into whitespace-separated parameters.
+    pub cmdline: Probe<Vec<String>>,
+    /// `sys/kernel/mm/ksm/run`.
+    pub ksm_run: Probe<String>,
+    /// Swap areas listed in `/proc/swaps` (device or file names).
+    pub swaps: Probe<Vec<String>>,
+    /// `proc/sys/kernel/unprivileged_bpf_disabled` (0, 1 or 2).
+    pub unprivileged_bpf_disabled: Probe<String>,
+    /// `sys/kernel/security/lsm`, comma-separated.
+    pub lsm: Probe<Vec<String>>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct OsRelease {
+    pub id: String,
+    pub version_id: Option<String>,
+    pub version_codename: Option<String>,
+    pub pretty_name: Option<String>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum CpuVendor {
+    Intel,
+    Amd,
+    Other,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CpuInfo {
+    pub vendor: CpuVendor,
+    /// The raw `vendor_id` (GenuineIntel, AuthenticAMD, ...).
+    pub vendor_id: String,
+    pub model_name: Option<String>,
+    pub logical_cpus: u32,
+    /// Flags of the first processor (the kernel reports the same set on every CPU).
+    pub flags: BTreeSet<String>,
+}
+
+impl CpuInfo {
+    pub fn has_flag(&self, flag: &str) -> bool {
+        self.flags.contains(flag)
+    }
+
+    /// Flags relevant to hardware virtualisation and confidential computing, for reports.
+    pub fn virtualization_flags(&self) -> Vec<&str> {
+        self.flags
+            .iter()
+            .map(String::as_str)
+            .filter(|f| {
+                matches!(*f, "vmx" | "svm" | "hypervisor")
+                    || f.starts_with("sev")
+                    || f.starts_with("tdx")
+            })
+            .collect()
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum FileKind {
+    Regular,
+    Directory,
+    CharDevice,
+    BlockDevice,
+    Symlink,
+    Other,
+}
+
+/// Type, permission bits and owner of a file, as `stat` reports them.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct FileStat {
+    pub path: PathBuf,
+    pub kind: FileKind,
+    /// Permission bits only (`0o7777` mask).
+    pub mode: u32,
+    pub uid: u32,
+    pub gid: u32,
+}
+
+impl FileStat {
+    pub fn writable_by_group_or_others(&self) -> bool {
+        self.mode & 0o022 != 0
+    }
+
+    pub fn accessible_by_others(&self) -> bool {
+        self.mode & 0o006 != 0
+    }
+
+    pub fn mode_string(&self) -> String {
+        format!("{:04o}", self.mode)
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct KvmFacts {
+    /// `/dev/kvm`.
+    pub device: Probe<FileStat>,
+    /// `KVM_GET_API_VERSION` on the live host (12 on every Linux since 2.6.22).
+    pub api_version: Probe<i32>,
+    /// Loaded KVM modules (`kvm`, `kvm_intel`, `kvm_amd`, `kvm_pvm`, ...) with the
+    /// parameters that matter: nested, sev, sev_es, sev_snp, tdx, nx_huge_pages.
+    pub modules: Probe<BTreeMap<String, BTreeMap<String, String>>>,
+}
+
+impl KvmFacts {
+    /// A module parameter's value, when the module is loaded and exposes it.
+    pub fn param(&self, module: &str, name: &str) -> Option<&str> {
+        self.modules
+            .value()?
+            .get(module)?
+            .get(name)
+            .map(String::as_str)
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct IommuFacts {
+    /// Number of IOMMU groups under `sys/kernel/iommu_groups`.
+    pub groups: Probe<u32>,
+    /// ACPI DMAR (Intel VT-d) table present.
+    pub dmar_table: Probe<bool>,
+    /// ACPI IVRS (AMD-Vi) table present.
+    pub ivrs_table: Probe<bool>,
+    /// IOMMU-related kernel parameters (`intel_iommu=`, `amd_iommu=`, `iommu=`, `iommu.*`).
+    pub cmdline_flags: Vec<String>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum BootMode {
+    Uefi,
+    LegacyBios,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct FirmwareFacts {
+    pub boot_mode: Probe<BootMode>,
+    /// The SecureBoot EFI variable's value byte is 1.
+    pub secure_boot: Probe<bool>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum PackageManager {
+    Dpkg,
+    Rpm,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
+pub struct Package {
+    pub manager: PackageManager,
+    pub name: String,
+    pub version: String,
+    /// The source package (`qemu` for `qemu-system-x86`); the binary's name when none is given.
+    pub source_name: String,
+    /// The source version; differs from `version` for binNMUs (`+b3`).
+    pub source_version: String,
+    pub arch: String,
+}
+
+/// What a hypervisor report says about the package owning a binary.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PackageRef {
+    pub manager: PackageManager,
+    pub name: String,
+    pub source: String,
+    pub version: String,
+    pub source_version: String,
+}
+
+impl From<&Package> for PackageRef {
+    fn from(p: &Package) -> Self {
+        PackageRef {
+            manager: p.manager,
+            name: p.name.clone(),
+            source: p.source_name.clone(),
+            version: p.version.clone(),
+            source_version: p.source_version.clone(),
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum HypervisorKind {
+    Qemu,
+    Firecracker,
+    Jailer,
+    CloudHypervisor,
+    Dragonball,
+    StratoVirt,
+    Virtiofsd,
+}
+
+impl HypervisorKind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            HypervisorKind::Qemu => "qemu",
+            HypervisorKind::Firecracker => "firecracker",
+            HypervisorKind::Jailer => "jailer",
+            HypervisorKind::CloudHypervisor => "cloud-hypervisor",
+            HypervisorKind::Dragonball => "dragonball",
+            HypervisorKind::StratoVirt => "stratovirt",
+            HypervisorKind::Virtiofsd => "virtiofsd",
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum VersionSource {
+    /// The version string embedded in the binary, found without running it.
+    BinaryString,
+    /// The owning package's version.
+    Package,
+    /// The versions a Kata release bundles (`opt/kata/VERSION` + the release table).
+    KataVersions,
+    /// `<binary> --version` on the live host.
+    Exec,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Hypervisor {
+    pub kind: HypervisorKind,
+    pub path: PathBuf,
+    /// Upstream version (`7.2.22`, `1.12.1`, `47.0`), when known.
+    pub version: Option<String>,
+    pub version_source: Option<VersionSource>,
+    /// The exact text the version came from (`QEMU emulator version 7.2.22 (Debian ...)`).
+    pub version_evidence: Option<String>,
+    pub package: Option<PackageRef>,
+    /// The Kata release this binary was shipped with, for binaries under `/opt/kata`.
+    pub kata_release: Option<String>,
+    pub stat: Option<FileStat>,
+    /// Kata configuration files that name this binary.
+    #[serde(default)]
+    pub used_by: Vec<PathBuf>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct KataInstall {
+    /// The release from `opt/kata/VERSION` (`3.20.0`).
+    pub version: String,
+    pub path: PathBuf,
+}

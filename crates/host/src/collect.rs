@@ -1,0 +1,1 @@
+//! Assembles a Snapshot from every probe.

@@ -1,0 +1,1 @@
+//! Hypervisor binaries: discovery and versions.

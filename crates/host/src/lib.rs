@@ -1,0 +1,18 @@
+//! Host probes. Each probe reads through a [`hvguard_core::HostRoot`] and returns
+//! [`hvguard_core::Probe`] values: an unreadable fact is unknown, never a pass.
+//! Nothing found under the root is ever executed.
+
+pub mod collect;
+pub mod cpu;
+pub mod firmware;
+pub mod hypervisors;
+pub mod iommu;
+pub mod kernel;
+pub mod kvm;
+mod kvm_ioctl;
+pub mod facts;
+pub mod packages;
+pub mod probe_io;
+pub mod stat;
+
+pub use collect::{collect, CollectOptions};

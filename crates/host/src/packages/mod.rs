@@ -1,0 +1,1 @@
+//! Package databases: dpkg and rpm.

@@ -1,0 +1,1 @@
+//! Kata and containerd configuration.
