@@ -7,7 +7,8 @@
 //! exhaust memory. Nothing here ever executes a file.
 
 use std::ffi::OsString;
-use std::fs::{self, File, Metadata};
+use std::fs::{self, File, Metadata, OpenOptions};
+use std::os::unix::fs::OpenOptionsExt;
 use std::io::{self, Read};
 use std::path::{Component, Path, PathBuf};
 
@@ -29,6 +30,8 @@ pub enum RootError {
     TooLarge { path: PathBuf, limit: u64 },
     #[error("{path}: is a directory, expected a file")]
     IsADirectory { path: PathBuf },
+    #[error("{path}: not a regular file (device, FIFO or socket)")]
+    NotARegularFile { path: PathBuf },
     #[error("{path}: not valid UTF-8 text")]
     NotText { path: PathBuf },
     #[error("{path}: {source}")]
@@ -48,6 +51,7 @@ impl RootError {
             | RootError::SymlinkLoop { path }
             | RootError::TooLarge { path, .. }
             | RootError::IsADirectory { path }
+            | RootError::NotARegularFile { path }
             | RootError::NotText { path }
             | RootError::Io { path, .. } => path,
         }
@@ -201,10 +205,21 @@ impl HostRoot {
     pub fn open_file(&self, host_path: impl AsRef<Path>) -> Result<(File, Metadata), RootError> {
         let host_path = host_path.as_ref();
         let real = self.resolve(host_path)?;
-        let file = File::open(&real).map_err(|e| Self::io_error(host_path, e))?;
+        // O_NONBLOCK: a FIFO planted under --root must not hang the scan. Regular, procfs
+        // and sysfs files ignore the flag.
+        let file = OpenOptions::new()
+            .read(true)
+            .custom_flags(libc::O_NONBLOCK | libc::O_CLOEXEC)
+            .open(&real)
+            .map_err(|e| Self::io_error(host_path, e))?;
         let meta = file.metadata().map_err(|e| Self::io_error(host_path, e))?;
         if meta.is_dir() {
             return Err(RootError::IsADirectory {
+                path: host_path.to_path_buf(),
+            });
+        }
+        if !meta.is_file() {
+            return Err(RootError::NotARegularFile {
                 path: host_path.to_path_buf(),
             });
         }

@@ -4,15 +4,16 @@
 
 pub mod collect;
 pub mod cpu;
+pub mod facts;
 pub mod firmware;
 pub mod hypervisors;
 pub mod iommu;
 pub mod kernel;
 pub mod kvm;
 mod kvm_ioctl;
-pub mod facts;
 pub mod packages;
 pub mod probe_io;
 pub mod stat;
 
 pub use collect::{collect, CollectOptions};
+pub use facts::host_facts;

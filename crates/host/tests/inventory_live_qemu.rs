@@ -1,0 +1,58 @@
+//! The real Debian QEMU on this machine (`apt-get install qemu-system-x86`): its version is
+//! read from the binary and its package is `qemu-system-x86` from source `qemu`.
+
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+use hvguard_core::{HostRoot, HypervisorKind, VersionSource};
+use hvguard_host::{hypervisors, packages};
+use std::path::Path;
+
+const QEMU: &str = "/usr/bin/qemu-system-x86_64";
+const LIST: &str = "/var/lib/dpkg/info/qemu-system-x86.list";
+
+#[test]
+fn real_debian_qemu_binary_and_package() {
+    if !Path::new(QEMU).is_file() || !Path::new(LIST).is_file() {
+        eprintln!(
+            "\n*** SKIPPED: Debian qemu-system-x86 not installed ({QEMU} or {LIST} missing) ***\n"
+        );
+        println!("SKIPPED: Debian qemu-system-x86 not installed");
+        return;
+    }
+    let root = HostRoot::live();
+    let pk = packages::read_installed(&root);
+    let installed = pk.value().expect("live dpkg status parses");
+    let deb = installed
+        .iter()
+        .find(|p| p.name == "qemu-system-x86")
+        .expect("qemu-system-x86 in the dpkg status");
+    assert_eq!(deb.source_name, "qemu");
+    let inv = hypervisors::discover(&root, &pk, &[]);
+    let q = inv
+        .hypervisors
+        .iter()
+        .find(|h| h.path == Path::new(QEMU))
+        .expect("the real QEMU is discovered");
+    assert_eq!(q.kind, HypervisorKind::Qemu);
+    assert_eq!(q.version_source, Some(VersionSource::BinaryString));
+    let evidence = q.version_evidence.as_deref().unwrap();
+    // The banner names the Debian package version the binary was built as.
+    assert_eq!(
+        evidence,
+        format!(
+            "QEMU emulator version {} (Debian {})",
+            q.version.as_deref().unwrap(),
+            deb.version
+        )
+    );
+    let pkg = q.package.as_ref().expect("owned by a package");
+    assert_eq!(
+        (pkg.name.as_str(), pkg.source.as_str()),
+        ("qemu-system-x86", "qemu")
+    );
+    // On the Debian 12 build installed by CI, the exact upstream release.
+    if deb.version == "1:7.2+dfsg-7+deb12u18+b3" {
+        assert_eq!(q.version.as_deref(), Some("7.2.22"));
+        assert_eq!(pkg.source_version, "1:7.2+dfsg-7+deb12u18");
+    }
+}
