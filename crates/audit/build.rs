@@ -25,7 +25,11 @@ fn main() {
     let mut out = String::from("static RULE_DOCS: &[(&str, &str)] = &[\n");
     for (id, path) in &pages {
         println!("cargo:rerun-if-changed={}", path.display());
-        let _ = writeln!(out, "    ({id:?}, include_str!({:?})),", path.display().to_string());
+        let _ = writeln!(
+            out,
+            "    ({id:?}, include_str!({:?})),",
+            path.display().to_string()
+        );
     }
     out.push_str("];\n");
     let dest = PathBuf::from(env::var("OUT_DIR").unwrap_or_default()).join("rule_docs.rs");

@@ -77,7 +77,11 @@ mod tests {
             assert!(RuleId::new(rule.meta.id).is_ok(), "bad id {}", rule.meta.id);
             assert!(seen.insert(rule.meta.id), "duplicate id {}", rule.meta.id);
             assert!(!rule.meta.title.is_empty() && !rule.meta.remediation.is_empty());
-            assert!(!rule.meta.references.is_empty(), "{} has no references", rule.meta.id);
+            assert!(
+                !rule.meta.references.is_empty(),
+                "{} has no references",
+                rule.meta.id
+            );
         }
     }
 
@@ -86,7 +90,11 @@ mod tests {
         for rule in catalogue() {
             let page = crate::rule_doc(rule.meta.id)
                 .unwrap_or_else(|| panic!("docs/rules/{}.md is missing", rule.meta.id));
-            assert!(page.contains(rule.meta.id), "page of {} does not name it", rule.meta.id);
+            assert!(
+                page.contains(rule.meta.id),
+                "page of {} does not name it",
+                rule.meta.id
+            );
         }
     }
 }

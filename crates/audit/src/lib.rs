@@ -7,6 +7,7 @@
 mod catalogue;
 mod docs;
 pub mod emit;
+pub mod hardening;
 mod host;
 mod kata;
 
