@@ -14,8 +14,8 @@ pub mod rule;
 pub mod severity;
 pub mod snapshot;
 
-pub use hardening::{HardeningPlan, HardeningSetting, HardeningSuggestion};
 pub use finding::{AdvisoryRef, AdvisoryStatus, Finding, Location};
+pub use hardening::{HardeningPlan, HardeningSetting, HardeningSuggestion};
 pub use probe::Probe;
 pub use report::{Report, ReportHost, Summary, UnknownCheck, REPORT_SCHEMA};
 pub use root::{HostRoot, RootError};

@@ -8,8 +8,8 @@
 
 use std::ffi::OsString;
 use std::fs::{self, File, Metadata, OpenOptions};
-use std::os::unix::fs::OpenOptionsExt;
 use std::io::{self, Read};
+use std::os::unix::fs::OpenOptionsExt;
 use std::path::{Component, Path, PathBuf};
 
 /// Linux's own limit on symlinks followed in one lookup (`MAXSYMLINKS`).
@@ -227,7 +227,11 @@ impl HostRoot {
     }
 
     /// Reads at most `limit` bytes; a longer file is an error, not a silent truncation.
-    pub fn read_bytes(&self, host_path: impl AsRef<Path>, limit: u64) -> Result<Vec<u8>, RootError> {
+    pub fn read_bytes(
+        &self,
+        host_path: impl AsRef<Path>,
+        limit: u64,
+    ) -> Result<Vec<u8>, RootError> {
         let host_path = host_path.as_ref();
         let (file, meta) = self.open_file(host_path)?;
         // sysfs reports 4096 for every attribute, so the length is only a capacity hint.
@@ -331,14 +335,20 @@ mod tests {
     fn bounded_reads_refuse_large_files() {
         let (dir, root) = fixture();
         fs::write(dir.path().join("big"), vec![b'x'; 100]).unwrap();
-        assert!(matches!(root.read_bytes("/big", 99), Err(RootError::TooLarge { .. })));
+        assert!(matches!(
+            root.read_bytes("/big", 99),
+            Err(RootError::TooLarge { .. })
+        ));
         assert_eq!(root.read_bytes("/big", 100).unwrap().len(), 100);
     }
 
     #[test]
     fn directory_where_a_file_should_be() {
         let (_dir, root) = fixture();
-        assert!(matches!(root.read_small("/etc"), Err(RootError::IsADirectory { .. })));
+        assert!(matches!(
+            root.read_small("/etc"),
+            Err(RootError::IsADirectory { .. })
+        ));
         assert!(root.read_small("/nope").unwrap_err().is_not_found());
     }
 

@@ -91,7 +91,11 @@ mod tests {
 
     #[test]
     fn accepts_catalogue_shapes() {
-        for ok in ["host.kvm-unavailable", "qemu.seccomp-sandbox-off", "advisory.vulnerable"] {
+        for ok in [
+            "host.kvm-unavailable",
+            "qemu.seccomp-sandbox-off",
+            "advisory.vulnerable",
+        ] {
             let id = RuleId::new(ok).unwrap();
             assert_eq!(id.as_str(), ok);
         }
@@ -100,7 +104,16 @@ mod tests {
 
     #[test]
     fn rejects_bad_shapes() {
-        for bad in ["", "host", "host.", "host.Kvm", "host.kvm_x", "nope.x", "host.-a", "host.a--b"] {
+        for bad in [
+            "",
+            "host",
+            "host.",
+            "host.Kvm",
+            "host.kvm_x",
+            "nope.x",
+            "host.-a",
+            "host.a--b",
+        ] {
             assert!(RuleId::new(bad).is_err(), "{bad}");
         }
     }

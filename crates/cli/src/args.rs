@@ -1,0 +1,107 @@
+//! Command-line surface (DESIGN.md §6). Names here are a contract: keep them.
+
+use clap::{Args, Parser, Subcommand, ValueEnum};
+use hvguard_core::Severity;
+use std::path::PathBuf;
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "hvguard",
+    version,
+    about = "Keeps the hypervisor layer of Kata Containers hosts secure",
+    long_about = "Keeps the hypervisor layer of Kata Containers hosts secure: host features (KVM, IOMMU, \
+                  Secure Boot, CPU mitigations), hypervisor inventory, Kata/containerd configuration audit.\n\n\
+                  Exit codes: 0 nothing at or above --fail-on, 1 findings at or above it, 2 usage or input error."
+)]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Collect facts from a host root, evaluate every rule and print the report.
+    Scan(ScanArgs),
+    /// Collect facts and print the Snapshot as JSON (evaluate it later with `scan --snapshot`).
+    Collect(CollectArgs),
+    /// List the rule catalogue.
+    Rules(RulesArgs),
+    /// Print the documentation page of a rule.
+    Explain(ExplainArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct RootArg {
+    /// The host root to read: `/` (the live host) or a mounted image / fixture directory.
+    #[arg(long, value_name = "DIR", default_value = "/")]
+    pub root: PathBuf,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum Format {
+    Text,
+    Json,
+    Sarif,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum ColorChoice {
+    Auto,
+    Always,
+    Never,
+}
+
+#[derive(Debug, Args)]
+pub struct OutputArgs {
+    /// Report format.
+    #[arg(long, value_enum, default_value_t = Format::Text)]
+    pub format: Format,
+    /// Exit with 1 when a finding is at or above this severity.
+    #[arg(long, value_name = "SEVERITY", default_value = "high", value_parser = parse_severity)]
+    pub fail_on: Severity,
+    /// Colour in the text report (`auto`: only on a terminal and when NO_COLOR is unset).
+    #[arg(long, value_enum, default_value_t = ColorChoice::Auto)]
+    pub color: ColorChoice,
+}
+
+#[derive(Debug, Args)]
+pub struct ScanArgs {
+    #[command(flatten)]
+    pub root: RootArg,
+    /// Evaluate a Snapshot written by `hvguard collect` instead of reading a host.
+    #[arg(long, value_name = "FILE", conflicts_with = "root")]
+    pub snapshot: Option<PathBuf>,
+    #[command(flatten)]
+    pub output: OutputArgs,
+    /// Never touch the network (the advisory step uses only the local store).
+    #[arg(long)]
+    pub offline: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct CollectArgs {
+    #[command(flatten)]
+    pub root: RootArg,
+}
+
+#[derive(Debug, Args)]
+pub struct RulesArgs {
+    #[arg(long, value_enum, default_value_t = RulesFormat::Text)]
+    pub format: RulesFormat,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum RulesFormat {
+    Text,
+    Json,
+}
+
+#[derive(Debug, Args)]
+pub struct ExplainArgs {
+    /// A rule id, e.g. `host.kvm-device-permissions`.
+    pub rule: String,
+}
+
+fn parse_severity(s: &str) -> Result<Severity, String> {
+    s.parse::<Severity>().map_err(|e| e.to_string())
+}

@@ -1,0 +1,14 @@
+//! `hvguard collect`: the Snapshot as JSON on stdout, for `scan --snapshot` or a fleet server.
+
+use super::Outcome;
+use crate::args::CollectArgs;
+use crate::{output, pipeline};
+use anyhow::Result;
+
+pub fn run(args: CollectArgs) -> Result<Outcome> {
+    let snapshot = pipeline::collect(&pipeline::open_root(&args.root.root)?);
+    let mut json = serde_json::to_string_pretty(&snapshot)?;
+    json.push('\n');
+    output::print(&json)?;
+    Ok(Outcome::Clean)
+}

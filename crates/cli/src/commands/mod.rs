@@ -1,0 +1,37 @@
+//! One module per command.
+
+mod collect;
+mod explain;
+mod rules;
+mod scan;
+
+use crate::args::{Cli, Command};
+use anyhow::Result;
+use std::process::ExitCode;
+
+/// What a successful command means for the exit code.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Outcome {
+    /// Nothing at or above the threshold.
+    Clean,
+    /// Findings at or above `--fail-on`.
+    Findings,
+}
+
+impl Outcome {
+    pub fn exit_code(self) -> ExitCode {
+        match self {
+            Outcome::Clean => ExitCode::SUCCESS,
+            Outcome::Findings => ExitCode::from(1),
+        }
+    }
+}
+
+pub fn run(cli: Cli) -> Result<Outcome> {
+    match cli.command {
+        Command::Scan(args) => scan::run(args),
+        Command::Collect(args) => collect::run(args),
+        Command::Rules(args) => rules::run(args),
+        Command::Explain(args) => explain::run(args),
+    }
+}
