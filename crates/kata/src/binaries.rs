@@ -1,0 +1,66 @@
+//! Host binaries a configuration makes Kata execute, for the hypervisor inventory.
+
+use hvguard_core::KataConfig;
+use std::collections::BTreeSet;
+use std::path::PathBuf;
+
+/// Keys, in a `[hypervisor.*]` section, that name a binary Kata starts on the host.
+pub const BINARY_KEYS: &[&str] = &["path", "jailer_path", "ctlpath", "virtio_fs_daemon"];
+
+/// Every binary path the configurations name, sorted, without duplicates or empty values.
+pub fn kata_binary_paths(configs: &[KataConfig]) -> Vec<PathBuf> {
+    let mut out = BTreeSet::new();
+    for config in configs {
+        for (key, value) in &config.values {
+            let Some(rest) = key.strip_prefix("hypervisor.") else {
+                continue;
+            };
+            let Some((_, leaf)) = rest.rsplit_once('.') else {
+                continue;
+            };
+            if !BINARY_KEYS.contains(&leaf) {
+                continue;
+            }
+            if let Some(s) = value.value.as_str().filter(|s| !s.trim().is_empty()) {
+                out.insert(PathBuf::from(s));
+            }
+        }
+    }
+    out.into_iter().collect()
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used, clippy::expect_used)]
+mod tests {
+    use super::*;
+    use crate::load::parse_config_str;
+    use hvguard_core::{KataConfig, KataRuntime};
+    use std::path::Path;
+
+    fn config(text: &str) -> KataConfig {
+        let p = Path::new("/c.toml");
+        KataConfig {
+            runtime: KataRuntime::Go,
+            main: p.to_path_buf(),
+            dropins: Vec::new(),
+            runtime_classes: Vec::new(),
+            files: Vec::new(),
+            values: parse_config_str(p, text).unwrap().values,
+        }
+    }
+
+    #[test]
+    fn only_hypervisor_binary_keys_that_are_set() {
+        let a = config(
+            "[hypervisor.firecracker]\npath = \"/b/fc\"\njailer_path = \"\"\nkernel = \"/k\"\n\
+             [hypervisor.clh]\nvirtio_fs_daemon = \"/b/virtiofsd\"\n[runtime]\npath = \"/not/me\"\n",
+        );
+        let b = config(
+            "[hypervisor.qemu]\nctlpath = \"/b/ctl\"\nvirtio_fs_daemon = \"/b/virtiofsd\"\n",
+        );
+        assert_eq!(
+            kata_binary_paths(&[a, b]),
+            ["/b/ctl", "/b/fc", "/b/virtiofsd"].map(PathBuf::from)
+        );
+    }
+}

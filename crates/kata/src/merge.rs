@@ -1,0 +1,51 @@
+//! A main file plus its drop-ins, merged into one `KataConfig`.
+
+use crate::dropin::scan_dropins;
+use crate::error::KataError;
+use crate::files::load_file;
+use crate::runtime::guess_runtime;
+use hvguard_core::{HostRoot, KataConfig, KataRuntime};
+use std::path::Path;
+
+/// A loaded configuration and what was skipped on the way.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Loaded {
+    /// The merged configuration.
+    pub config: KataConfig,
+    /// Drop-in entries skipped (not `.toml`, directories, symlink loops).
+    pub warnings: Vec<String>,
+}
+
+/// Loads `main` under `root` and applies its `config.d/` drop-ins in order.
+///
+/// `runtime` is what the caller knows (a runtime-rs folder, a containerd entry); `None`
+/// lets the path and the keys decide. A drop-in that does not parse fails the whole load,
+/// as it fails Kata's own.
+pub fn load_with_dropins(
+    root: &HostRoot,
+    main: &Path,
+    runtime: Option<KataRuntime>,
+) -> Result<Loaded, KataError> {
+    let (parsed, stat) = load_file(root, main)?;
+    let runtime = runtime.unwrap_or_else(|| guess_runtime(main, &parsed));
+    let mut config = KataConfig {
+        runtime,
+        main: main.to_path_buf(),
+        dropins: Vec::new(),
+        runtime_classes: Vec::new(),
+        files: vec![stat],
+        values: parsed.values,
+    };
+    let scan = scan_dropins(root, main);
+    for dropin in scan.files {
+        let (parsed, stat) = load_file(root, &dropin)?;
+        // Later files win key by key; the winner carries its own file and line.
+        config.values.extend(parsed.values);
+        config.dropins.push(dropin);
+        config.files.push(stat);
+    }
+    Ok(Loaded {
+        config,
+        warnings: scan.warnings,
+    })
+}
