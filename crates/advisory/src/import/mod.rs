@@ -1,0 +1,263 @@
+//! Feed importers and format detection, so that `db import PATH` can take any supported
+//! feed, or a directory of them.
+
+mod cve5;
+mod debian;
+mod epss;
+mod kev;
+mod nvd;
+mod nvd_page;
+mod osv;
+mod osv_zip;
+pub mod read;
+mod snapshot;
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::fmt;
+use std::path::{Path, PathBuf};
+
+pub use cve5::{import_cve5_file, parse_cve5};
+pub use debian::{
+    default_debian_packages, import_debian_tracker, parse_debian_tracker, DEFAULT_DEBIAN_PACKAGES,
+};
+pub use epss::{import_epss, parse_epss, EpssScores};
+pub use kev::{import_kev, parse_kev, KevCatalog};
+pub use nvd::import_nvd_cve_file;
+pub use nvd_page::{import_nvd_page_file, parse_nvd_page};
+pub use osv::{import_osv_file, parse_osv};
+pub use osv_zip::{import_osv_zip, import_osv_zip_with, ZipLimits};
+pub use snapshot::{import_snapshot, parse_snapshot, SNAPSHOT_FORMAT_V1};
+
+use crate::model::{Advisory, DistroAdvisory, EpssScore, KevEntry};
+use crate::ImportError;
+
+/// The feeds this crate reads.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum FeedFormat {
+    /// One OSV record.
+    Osv,
+    /// An OSV ecosystem zip archive.
+    OsvZip,
+    /// One CVE JSON 5.x record.
+    Cve5,
+    /// One NVD API 2.0 `cve` object.
+    NvdCve,
+    /// An NVD API 2.0 response page.
+    NvdPage,
+    /// The Debian security tracker JSON.
+    DebianTracker,
+    /// The CISA KEV catalog.
+    Kev,
+    /// EPSS CSV, plain or gzip.
+    Epss,
+    /// hvguard's own snapshot format.
+    Snapshot,
+}
+
+impl FeedFormat {
+    /// A short stable name (`osv`, `nvd-page`, ...).
+    pub fn name(self) -> &'static str {
+        match self {
+            FeedFormat::Osv => "osv",
+            FeedFormat::OsvZip => "osv-zip",
+            FeedFormat::Cve5 => "cve5",
+            FeedFormat::NvdCve => "nvd-cve",
+            FeedFormat::NvdPage => "nvd-page",
+            FeedFormat::DebianTracker => "debian-tracker",
+            FeedFormat::Kev => "kev",
+            FeedFormat::Epss => "epss",
+            FeedFormat::Snapshot => "hvguard-snapshot",
+        }
+    }
+}
+
+impl fmt::Display for FeedFormat {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+/// How many bytes detection looks at.
+const SNIFF_BYTES: usize = 64 * 1024;
+
+/// Recognises a feed from its first bytes; `None` when it is none of them.
+///
+/// Detection looks for each format's distinctive top-level keys near the start, most
+/// specific first (a KEV catalog or an NVD page also contains CVE ids, for instance).
+pub fn detect_format_bytes(head: &[u8]) -> Option<FeedFormat> {
+    if head.starts_with(b"PK\x03\x04") || head.starts_with(b"PK\x05\x06") {
+        return Some(FeedFormat::OsvZip);
+    }
+    if head.starts_with(&[0x1f, 0x8b])
+        || head.starts_with(b"#model_version")
+        || head.starts_with(b"cve,epss,percentile")
+    {
+        return Some(FeedFormat::Epss);
+    }
+    let first = head.iter().position(|b| !b.is_ascii_whitespace())?;
+    let text = String::from_utf8_lossy(&head[first..]);
+    let compact: String = text.chars().filter(|c| !c.is_whitespace()).collect();
+    let has = |needle: &str| compact.contains(needle);
+    match head[first] {
+        b'[' => (has("\"range_origin\"") || has("\"product\":")).then_some(FeedFormat::Snapshot),
+        b'{' => {
+            if has("\"format\":\"hvguard.advisories/") {
+                Some(FeedFormat::Snapshot)
+            } else if has("\"catalogVersion\"") && has("\"vulnerabilities\"") {
+                Some(FeedFormat::Kev)
+            } else if has("\"cveMetadata\"") || has("\"dataType\":\"CVE_RECORD\"") {
+                Some(FeedFormat::Cve5)
+            } else if has("\"format\":\"NVD_CVE\"")
+                || (has("\"resultsPerPage\"") && has("\"vulnerabilities\""))
+            {
+                Some(FeedFormat::NvdPage)
+            } else if has("\"sourceIdentifier\"") && has("\"id\":\"CVE-") {
+                Some(FeedFormat::NvdCve)
+            } else if has("\"schema_version\"")
+                || (has("\"modified\"") && (has("\"affected\"") || has("\"withdrawn\"")))
+            {
+                Some(FeedFormat::Osv)
+            } else if has("\"releases\":{") || has("\"releases\":[") {
+                Some(FeedFormat::DebianTracker)
+            } else {
+                None
+            }
+        }
+        _ => None,
+    }
+}
+
+/// Recognises the feed in the file at `path` from its first 64 KiB.
+pub fn detect_format(path: &Path) -> Result<FeedFormat, ImportError> {
+    let head = read::read_head(path, SNIFF_BYTES)?;
+    detect_format_bytes(&head).ok_or_else(|| ImportError::UnknownFormat {
+        path: path.to_path_buf(),
+        hint: describe_head(&head),
+    })
+}
+
+fn describe_head(head: &[u8]) -> String {
+    match head.iter().find(|b| !b.is_ascii_whitespace()) {
+        None => "empty file".into(),
+        Some(b'{') | Some(b'[') => "JSON without the keys of any supported feed".into(),
+        Some(_) => {
+            let shown: String = String::from_utf8_lossy(&head[..head.len().min(16)]).into_owned();
+            format!("starts with {shown:?}")
+        }
+    }
+}
+
+/// Everything one import produced: advisories, and the facts that feeds add to them.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Imported {
+    /// Advisories (OSV, CVE 5, NVD, snapshot), in import order.
+    pub advisories: Vec<Advisory>,
+    /// Distro verdicts (Debian tracker).
+    pub distro: Vec<DistroAdvisory>,
+    /// KEV entries by CVE id.
+    pub kev: BTreeMap<String, KevEntry>,
+    /// EPSS scores by CVE id.
+    pub epss: BTreeMap<String, EpssScore>,
+    /// Each file read, with its detected format, in order.
+    pub files: Vec<(PathBuf, FeedFormat)>,
+}
+
+impl Imported {
+    fn merge(&mut self, other: Imported) {
+        self.advisories.extend(other.advisories);
+        self.distro.extend(other.distro);
+        self.kev.extend(other.kev);
+        self.epss.extend(other.epss);
+        self.files.extend(other.files);
+    }
+}
+
+/// Options for [`import_path_with`].
+#[derive(Debug, Clone)]
+pub struct ImportOptions {
+    /// Source packages kept from the Debian tracker.
+    pub debian_packages: BTreeSet<String>,
+    /// Caps for zip archives.
+    pub zip_limits: ZipLimits,
+}
+
+impl Default for ImportOptions {
+    fn default() -> Self {
+        Self {
+            debian_packages: default_debian_packages(),
+            zip_limits: ZipLimits::default(),
+        }
+    }
+}
+
+/// Imports one file in a known format.
+pub fn import_file_as(
+    path: &Path,
+    format: FeedFormat,
+    options: &ImportOptions,
+) -> Result<Imported, ImportError> {
+    let mut out = Imported {
+        files: vec![(path.to_path_buf(), format)],
+        ..Imported::default()
+    };
+    match format {
+        FeedFormat::Osv => out.advisories = import_osv_file(path)?,
+        FeedFormat::OsvZip => out.advisories = import_osv_zip_with(path, options.zip_limits)?,
+        FeedFormat::Cve5 => out.advisories = import_cve5_file(path)?,
+        FeedFormat::NvdCve => out.advisories = import_nvd_cve_file(path)?,
+        FeedFormat::NvdPage => out.advisories = import_nvd_page_file(path)?,
+        FeedFormat::Snapshot => out.advisories = import_snapshot(path)?,
+        FeedFormat::DebianTracker => {
+            out.distro = import_debian_tracker(path, &options.debian_packages)?
+        }
+        FeedFormat::Kev => out.kev = import_kev(path)?.entries,
+        FeedFormat::Epss => out.epss = import_epss(path)?.scores,
+    }
+    Ok(out)
+}
+
+/// Imports a file or a directory tree with default options.
+pub fn import_path(path: &Path) -> Result<Imported, ImportError> {
+    import_path_with(path, &ImportOptions::default())
+}
+
+/// Imports a file (format detected) or a directory tree: every `.json`, `.zip`, `.csv` and
+/// `.gz` file in it, in sorted order, skipping other files. Symlinks inside the tree are not
+/// followed (a link loop cannot hang the walk, a link cannot pull in files from elsewhere).
+/// The first bad file stops the import, naming that file.
+pub fn import_path_with(path: &Path, options: &ImportOptions) -> Result<Imported, ImportError> {
+    let meta = std::fs::metadata(path).map_err(|e| ImportError::io(path, e))?;
+    if !meta.is_dir() {
+        let format = detect_format(path)?;
+        return import_file_as(path, format, options);
+    }
+    let mut out = Imported::default();
+    let mut stack = vec![path.to_path_buf()];
+    let mut files = Vec::new();
+    while let Some(dir) = stack.pop() {
+        let entries = std::fs::read_dir(&dir).map_err(|e| ImportError::io(&dir, e))?;
+        for entry in entries {
+            let entry = entry.map_err(|e| ImportError::io(&dir, e))?;
+            let child = entry.path();
+            let kind = entry.file_type().map_err(|e| ImportError::io(&child, e))?;
+            if kind.is_dir() {
+                stack.push(child);
+            } else if kind.is_file() && is_feed_name(&child) {
+                files.push(child);
+            }
+        }
+    }
+    files.sort();
+    for file in files {
+        let format = detect_format(&file)?;
+        out.merge(import_file_as(&file, format, options)?);
+    }
+    Ok(out)
+}
+
+fn is_feed_name(path: &Path) -> bool {
+    matches!(
+        path.extension().and_then(|e| e.to_str()),
+        Some("json") | Some("zip") | Some("csv") | Some("gz")
+    )
+}
