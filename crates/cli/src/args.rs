@@ -24,6 +24,10 @@ pub enum Command {
     Scan(ScanArgs),
     /// Collect facts and print the Snapshot as JSON (evaluate it later with `scan --snapshot`).
     Collect(CollectArgs),
+    /// Audit Kata configuration files (each with its drop-ins); no host checks.
+    Audit(AuditArgs),
+    /// Build a hardened drop-in from the findings: a dry run by default, `--write` to apply.
+    Harden(HardenArgs),
     /// List the rule catalogue.
     Rules(RulesArgs),
     /// Print the documentation page of a rule.
@@ -82,6 +86,33 @@ pub struct ScanArgs {
 pub struct CollectArgs {
     #[command(flatten)]
     pub root: RootArg,
+}
+
+#[derive(Debug, Args)]
+pub struct AuditArgs {
+    /// A Kata configuration file; its `config.d/` drop-ins are merged.
+    #[arg(long = "config", value_name = "FILE", required = true)]
+    pub configs: Vec<PathBuf>,
+    #[command(flatten)]
+    pub output: OutputArgs,
+}
+
+#[derive(Debug, Args)]
+pub struct HardenArgs {
+    #[command(flatten)]
+    pub root: RootArg,
+    /// Harden these files (read from the running host) instead of every discovered one.
+    #[arg(long = "config", value_name = "FILE")]
+    pub configs: Vec<PathBuf>,
+    /// Show what would change (the default).
+    #[arg(long, conflicts_with = "write")]
+    pub dry_run: bool,
+    /// Write the drop-in (or, for releases without drop-in support, the hardened copy).
+    #[arg(long)]
+    pub write: bool,
+    /// The Kata release, when `/opt/kata/VERSION` does not say (decides drop-in support).
+    #[arg(long, value_name = "VERSION")]
+    pub kata_release: Option<String>,
 }
 
 #[derive(Debug, Args)]

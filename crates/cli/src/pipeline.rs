@@ -3,7 +3,7 @@
 use anyhow::{bail, Context, Result};
 use hvguard_core::{HostRoot, Report, ReportHost, Snapshot, SNAPSHOT_SCHEMA};
 use std::io::Read;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 /// A Snapshot file bigger than this is not one `hvguard collect` wrote.
 const SNAPSHOT_LIMIT: u64 = 64 << 20;
@@ -12,8 +12,58 @@ pub fn open_root(dir: &Path) -> Result<HostRoot> {
     Ok(HostRoot::new(dir)?)
 }
 
-pub fn collect(root: &HostRoot) -> Snapshot {
-    hvguard_host::collect(root, &hvguard_host::CollectOptions::default())
+/// A Snapshot and the configuration files that could not be used while collecting it.
+#[derive(Debug)]
+pub struct Collected {
+    pub snapshot: Snapshot,
+    /// `path:line:col: message` for every Kata/containerd file that exists but is broken.
+    pub errors: Vec<String>,
+}
+
+/// Collects everything: Kata/containerd configuration first, so that the binaries the
+/// configurations name join the hypervisor inventory, then the host facts.
+pub fn collect(root: &HostRoot) -> Collected {
+    let env = hvguard_kata::DiscoveryEnv {
+        // The shims read KATA_CONF_FILE from their own environment; ours only says something
+        // about them on the live host.
+        kata_conf_file: if root.is_live() {
+            std::env::var_os("KATA_CONF_FILE").map(PathBuf::from)
+        } else {
+            None
+        },
+    };
+    let discovery = hvguard_kata::discover(root, &env);
+    let options = hvguard_host::CollectOptions {
+        extra_binaries: hvguard_kata::kata_binary_paths(&discovery.configs),
+    };
+    let mut snapshot = hvguard_host::collect(root, &options);
+    snapshot.kata = discovery.configs;
+    snapshot.containerd = discovery.containerd;
+    snapshot.warnings.extend(discovery.warnings);
+    link_hypervisors_to_configs(&mut snapshot);
+    Collected {
+        snapshot,
+        errors: discovery.errors.iter().map(|e| e.to_string()).collect(),
+    }
+}
+
+/// Fills `Hypervisor::used_by` with the configurations that name each binary.
+pub fn link_hypervisors_to_configs(snapshot: &mut Snapshot) {
+    for hypervisor in &mut snapshot.hypervisors {
+        let mut users: Vec<PathBuf> = snapshot
+            .kata
+            .iter()
+            .filter(|config| {
+                hvguard_kata::kata_binary_paths(std::slice::from_ref(*config))
+                    .iter()
+                    .any(|p| p == &hypervisor.path)
+            })
+            .map(|config| config.main.clone())
+            .collect();
+        users.sort();
+        users.dedup();
+        hypervisor.used_by = users;
+    }
 }
 
 pub fn read_snapshot(path: &Path) -> Result<Snapshot> {
@@ -69,4 +119,59 @@ fn report_host(snapshot: &Snapshot) -> ReportHost {
 pub fn now() -> String {
     let now = jiff::Timestamp::now();
     now.round(jiff::Unit::Second).unwrap_or(now).to_string()
+}
+
+/// Prints collection warnings (skipped drop-ins, dangling ConfigPaths...) on stderr.
+pub fn warn(warnings: &[String]) {
+    for warning in warnings {
+        eprintln!("hvguard: warning: {warning}");
+    }
+}
+
+/// Every broken input on stderr, one line each, then an error (exit 2) naming how many.
+pub fn fail_on_errors(errors: &[String]) -> Result<()> {
+    if errors.is_empty() {
+        return Ok(());
+    }
+    for error in errors {
+        eprintln!("hvguard: error: {error}");
+    }
+    bail!(
+        "{} configuration file(s) could not be loaded (see above); the report covers the rest",
+        errors.len()
+    )
+}
+
+/// A Snapshot holding only configurations (and the binaries they name, stat'ed on the live
+/// host for `kata.binary-writable`): host facts are marked as not collected.
+pub fn config_snapshot(configs: Vec<hvguard_core::KataConfig>) -> Snapshot {
+    let root = HostRoot::live();
+    let options = hvguard_host::CollectOptions {
+        extra_binaries: hvguard_kata::kata_binary_paths(&configs),
+    };
+    let mut snapshot = hvguard_host::collect_inventory_only(&root, &options);
+    snapshot.kata = configs;
+    link_hypervisors_to_configs(&mut snapshot);
+    snapshot
+}
+
+/// Like [`evaluate`], keeping only the configuration rules (every area but `host`).
+pub fn evaluate_configs(snapshot: &Snapshot, generated_at: String) -> Report {
+    let evaluation = hvguard_audit::evaluate(snapshot);
+    let is_config_rule = |rule: &hvguard_core::RuleId| rule.area() != "host";
+    Report::new(
+        generated_at,
+        report_host(snapshot),
+        evaluation
+            .findings
+            .into_iter()
+            .filter(|f| is_config_rule(&f.rule))
+            .collect(),
+        evaluation
+            .unknown
+            .into_iter()
+            .filter(|u| is_config_rule(&u.rule))
+            .collect(),
+        snapshot.hypervisors.clone(),
+    )
 }

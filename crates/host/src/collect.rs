@@ -1,7 +1,9 @@
 //! Assembles a Snapshot from every probe: host facts, packages, hypervisor binaries.
 
 use crate::{facts, hypervisors, packages};
-use hvguard_core::{HostRoot, Snapshot, SNAPSHOT_SCHEMA};
+use hvguard_core::{
+    FirmwareFacts, HostFacts, HostRoot, IommuFacts, KvmFacts, Probe, Snapshot, SNAPSHOT_SCHEMA,
+};
 use std::path::PathBuf;
 
 /// What the caller knows before collecting.
@@ -14,14 +16,26 @@ pub struct CollectOptions {
 /// Collects every fact about the host under `root`. Never fails: what cannot be read is
 /// recorded as unknown in the Snapshot.
 pub fn collect(root: &HostRoot, options: &CollectOptions) -> Snapshot {
-    let host = facts::host_facts(root);
+    assemble(root, facts::host_facts(root), options)
+}
+
+/// Packages and hypervisor binaries only, for `hvguard audit`: every host fact is marked as
+/// not collected, so host rules report unknown rather than pass.
+pub fn collect_inventory_only(root: &HostRoot, options: &CollectOptions) -> Snapshot {
+    assemble(
+        root,
+        not_collected("not collected: hvguard audit reads configuration only"),
+        options,
+    )
+}
+
+fn assemble(root: &HostRoot, host: HostFacts, options: &CollectOptions) -> Snapshot {
     let packages = packages::read_installed(root);
     let inventory = hypervisors::discover(root, &packages, &options.extra_binaries);
+    let now = jiff::Timestamp::now();
     Snapshot {
         schema: SNAPSHOT_SCHEMA.to_string(),
-        collected_at: jiff::Timestamp::now()
-            .round(jiff::Unit::Second)
-            .map_or_else(|_| jiff::Timestamp::now().to_string(), |t| t.to_string()),
+        collected_at: now.round(jiff::Unit::Second).unwrap_or(now).to_string(),
         root: root.base().to_path_buf(),
         live: root.is_live(),
         host,
@@ -31,5 +45,39 @@ pub fn collect(root: &HostRoot, options: &CollectOptions) -> Snapshot {
         kata: Vec::new(),
         containerd: Vec::new(),
         warnings: inventory.warnings,
+    }
+}
+
+fn not_collected(reason: &str) -> HostFacts {
+    fn no<T>(reason: &str) -> Probe<T> {
+        Probe::unsupported(reason)
+    }
+    HostFacts {
+        hostname: no(reason),
+        os: no(reason),
+        kernel_release: no(reason),
+        cpu: no(reason),
+        kvm: KvmFacts {
+            device: no(reason),
+            api_version: no(reason),
+            modules: no(reason),
+        },
+        iommu: IommuFacts {
+            groups: no(reason),
+            dmar_table: no(reason),
+            ivrs_table: no(reason),
+            cmdline_flags: Vec::new(),
+        },
+        firmware: FirmwareFacts {
+            boot_mode: no(reason),
+            secure_boot: no(reason),
+        },
+        smt_control: no(reason),
+        cpu_vulnerabilities: no(reason),
+        cmdline: no(reason),
+        ksm_run: no(reason),
+        swaps: no(reason),
+        unprivileged_bpf_disabled: no(reason),
+        lsm: no(reason),
     }
 }

@@ -15,5 +15,5 @@ pub mod packages;
 pub mod probe_io;
 pub mod stat;
 
-pub use collect::{collect, CollectOptions};
+pub use collect::{collect, collect_inventory_only, CollectOptions};
 pub use facts::host_facts;

@@ -42,9 +42,12 @@ pub fn scan_dropins(root: &HostRoot, main: &Path) -> DropinScan {
     for name in names {
         let path = dir.join(&name);
         if !name.ends_with(".toml") {
-            scan.warnings
-                .push(format!("{}: skipped: not a .toml drop-in", path.display()));
-            continue;
+            // Both runtimes read every entry of config.d/ whatever its name (Go's
+            // decodeDropIns, runtime-rs's update_from_dropins), so a stray `.bak` is live.
+            scan.warnings.push(format!(
+                "{}: applied although not named .toml: Kata reads every entry of config.d/",
+                path.display()
+            ));
         }
         match root.metadata(&path) {
             Ok(meta) if meta.is_file() => scan.files.push(path),

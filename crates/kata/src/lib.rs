@@ -28,4 +28,4 @@ pub use discover::{discover, Discovery, DiscoveryEnv};
 pub use error::KataError;
 pub use explicit::{load_explicit, load_explicit_with_warnings};
 pub use load::{parse_config_str, ParsedConfig, MAX_CONFIG_BYTES, MAX_NESTING};
-pub use merge::{load_with_dropins, Loaded};
+pub use merge::{load_with_dropins, load_with_dropins_except, Loaded};

@@ -26,6 +26,20 @@ pub fn load_with_dropins(
     main: &Path,
     runtime: Option<KataRuntime>,
 ) -> Result<Loaded, KataError> {
+    load_with_dropins_except(root, main, runtime, &[])
+}
+
+/// Like [`load_with_dropins`], leaving out the drop-ins named in `except` (file names).
+///
+/// `hvguard harden` plans from the configuration *without* its own drop-in: planning from a
+/// configuration that already holds the fixes would plan nothing and replace the drop-in
+/// with an empty one, undoing the hardening on every second run.
+pub fn load_with_dropins_except(
+    root: &HostRoot,
+    main: &Path,
+    runtime: Option<KataRuntime>,
+    except: &[&str],
+) -> Result<Loaded, KataError> {
     let (parsed, stat) = load_file(root, main)?;
     let runtime = runtime.unwrap_or_else(|| guess_runtime(main, &parsed));
     let mut config = KataConfig {
@@ -38,6 +52,13 @@ pub fn load_with_dropins(
     };
     let scan = scan_dropins(root, main);
     for dropin in scan.files {
+        if dropin
+            .file_name()
+            .and_then(|n| n.to_str())
+            .is_some_and(|n| except.contains(&n))
+        {
+            continue;
+        }
         let (parsed, stat) = load_file(root, &dropin)?;
         // Later files win key by key; the winner carries its own file and line.
         config.values.extend(parsed.values);

@@ -18,7 +18,8 @@ fn later_dropins_win_and_carry_their_own_file_and_line() {
     let c = &configs[0];
     let d10 = fixture().join("config.d/10-vcpus.toml");
     let d20 = fixture().join("config.d/20-debug.toml");
-    assert_eq!(c.dropins, vec![d10.clone(), d20.clone()]);
+    let d30 = fixture().join("config.d/30-leftover.toml.orig");
+    assert_eq!(c.dropins, vec![d10.clone(), d20.clone(), d30]);
 
     let debug = &c.values["hypervisor.qemu.enable_debug"];
     assert_eq!(debug.value, ConfigValue::Bool(true));
@@ -46,7 +47,7 @@ fn later_dropins_win_and_carry_their_own_file_and_line() {
     assert!(
         warnings
             .iter()
-            .any(|w| w.contains("README.txt") && w.contains("not a .toml")),
+            .any(|w| w.contains("30-leftover.toml.orig") && w.contains("not named .toml")),
         "{warnings:?}"
     );
 }
@@ -56,7 +57,7 @@ fn file_stats_cover_main_and_every_dropin() {
     let main = fixture().join("configuration.toml");
     let (configs, _) = load_explicit_with_warnings(std::slice::from_ref(&main)).unwrap();
     let c = &configs[0];
-    assert_eq!(c.files.len(), 3);
+    assert_eq!(c.files.len(), 4);
     for stat in &c.files {
         let meta = std::fs::metadata(&stat.path).unwrap();
         assert_eq!(stat.kind, FileKind::Regular);
@@ -92,7 +93,11 @@ fn directories_symlink_loops_and_other_files_are_skipped_with_warnings() {
         kc.join("config.d/71-b.toml"),
     )
     .unwrap();
-    std::fs::write(kc.join("config.d/80-x.toml.bak"), "garbage [[[").unwrap();
+    std::fs::write(
+        kc.join("config.d/80-x.toml.bak"),
+        "[runtime]\nexperimental = []\n",
+    )
+    .unwrap();
 
     let root = HostRoot::new(dir.path()).unwrap();
     let loaded = load_with_dropins(
@@ -103,7 +108,11 @@ fn directories_symlink_loops_and_other_files_are_skipped_with_warnings() {
     .unwrap();
     assert_eq!(
         loaded.config.dropins,
-        vec![PathBuf::from("/etc/kata-containers/config.d/10-ok.toml")]
+        vec![
+            PathBuf::from("/etc/kata-containers/config.d/10-ok.toml"),
+            // Kata applies it although it is not named .toml.
+            PathBuf::from("/etc/kata-containers/config.d/80-x.toml.bak"),
+        ]
     );
     assert_eq!(
         loaded.config.values["runtime.enable_debug"].value.as_bool(),
@@ -116,7 +125,10 @@ fn directories_symlink_loops_and_other_files_are_skipped_with_warnings() {
         "{w}"
     );
     assert!(w.contains("70-a.toml: too many levels"), "{w}");
-    assert!(w.contains("80-x.toml.bak: skipped: not a .toml"), "{w}");
+    assert!(
+        w.contains("80-x.toml.bak: applied although not named .toml"),
+        "{w}"
+    );
     assert_eq!(loaded.warnings.len(), 5, "{w}");
 }
 

@@ -6,9 +6,11 @@ use crate::{output, pipeline};
 use anyhow::Result;
 
 pub fn run(args: CollectArgs) -> Result<Outcome> {
-    let snapshot = pipeline::collect(&pipeline::open_root(&args.root.root)?);
-    let mut json = serde_json::to_string_pretty(&snapshot)?;
+    let collected = pipeline::collect(&pipeline::open_root(&args.root.root)?);
+    pipeline::warn(&collected.snapshot.warnings);
+    let mut json = serde_json::to_string_pretty(&collected.snapshot)?;
     json.push('\n');
     output::print(&json)?;
+    pipeline::fail_on_errors(&collected.errors)?;
     Ok(Outcome::Clean)
 }

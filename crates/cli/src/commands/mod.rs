@@ -1,7 +1,9 @@
 //! One module per command.
 
+mod audit;
 mod collect;
 mod explain;
+mod harden;
 mod rules;
 mod scan;
 
@@ -19,6 +21,14 @@ pub enum Outcome {
 }
 
 impl Outcome {
+    /// `Findings` when the worst finding is at or above `fail_on`.
+    pub fn from_report(report: &hvguard_core::Report, fail_on: hvguard_core::Severity) -> Outcome {
+        match report.worst() {
+            Some(worst) if worst >= fail_on => Outcome::Findings,
+            _ => Outcome::Clean,
+        }
+    }
+
     pub fn exit_code(self) -> ExitCode {
         match self {
             Outcome::Clean => ExitCode::SUCCESS,
@@ -31,6 +41,8 @@ pub fn run(cli: Cli) -> Result<Outcome> {
     match cli.command {
         Command::Scan(args) => scan::run(args),
         Command::Collect(args) => collect::run(args),
+        Command::Audit(args) => audit::run(args),
+        Command::Harden(args) => harden::run(args),
         Command::Rules(args) => rules::run(args),
         Command::Explain(args) => explain::run(args),
     }

@@ -6,18 +6,22 @@ use crate::{output, pipeline};
 use anyhow::Result;
 
 pub fn run(args: ScanArgs) -> Result<Outcome> {
-    let snapshot = match &args.snapshot {
-        Some(path) => pipeline::read_snapshot(path)?,
-        None => pipeline::collect(&pipeline::open_root(&args.root.root)?),
+    let (snapshot, errors) = match &args.snapshot {
+        Some(path) => (pipeline::read_snapshot(path)?, Vec::new()),
+        None => {
+            let collected = pipeline::collect(&pipeline::open_root(&args.root.root)?);
+            (collected.snapshot, collected.errors)
+        }
     };
+    pipeline::warn(&snapshot.warnings);
     let report = pipeline::evaluate(&snapshot, pipeline::now());
     output::print(&output::render(
         &report,
         args.output.format,
         args.output.color,
     ))?;
-    Ok(match report.worst() {
-        Some(worst) if worst >= args.output.fail_on => Outcome::Findings,
-        _ => Outcome::Clean,
-    })
+    // A configuration that exists but cannot be parsed is an input error: the report above
+    // covers everything else, and the exit code says an input was broken.
+    pipeline::fail_on_errors(&errors)?;
+    Ok(Outcome::from_report(&report, args.output.fail_on))
 }

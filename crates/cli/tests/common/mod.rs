@@ -60,7 +60,7 @@ pub fn copy_tree(from: &Path, to: &Path) {
 pub fn normalise(text: &str, root: &Path) -> String {
     let root = root.display().to_string();
     let mut out = text.replace(&root, "[ROOT]");
-    for key in ["generated_at", "collected_at"] {
+    for key in ["generated_at", "collected_at", "endTimeUtc"] {
         out = replace_json_string(&out, key, "[TIMESTAMP]");
     }
     out = replace_after(&out, "generated: ", "[TIMESTAMP]");
