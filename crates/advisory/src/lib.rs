@@ -10,8 +10,13 @@
 
 mod enrich;
 mod error;
+pub mod fetch;
 pub mod import;
+pub mod matching;
 pub mod model;
+pub mod policy;
+pub mod relevance;
+pub mod store;
 pub mod version;
 
 use std::path::Path;

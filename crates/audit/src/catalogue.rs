@@ -37,6 +37,7 @@ pub fn catalogue() -> Vec<&'static Rule> {
     let mut rules: Vec<&'static Rule> = crate::host::RULES
         .iter()
         .chain(crate::kata::RULES.iter())
+        .chain(crate::advisory::RULES.iter())
         .collect();
     rules.sort_by_key(|r| r.meta.id);
     rules

@@ -4,6 +4,7 @@
 //! are unknown emits no finding and records an [`UnknownCheck`] instead, so "no finding"
 //! never silently means "not checked".
 
+mod advisory;
 mod catalogue;
 mod docs;
 pub mod emit;

@@ -125,6 +125,7 @@ fn benign() -> Snapshot {
         kata: Vec::new(),
         containerd: Vec::new(),
         warnings: Vec::new(),
+        changelogs: Default::default(),
     }
 }
 

@@ -3,6 +3,9 @@
 //!
 //! Run: `cargo bench -p hvguard --bench scan`
 
+// Test and bench helpers: a failed setup step should stop with its cause.
+#![allow(clippy::expect_used, clippy::unwrap_used)]
+
 use hvguard_core::HostRoot;
 use std::path::PathBuf;
 

@@ -28,6 +28,10 @@ pub enum Command {
     Audit(AuditArgs),
     /// Build a hardened drop-in from the findings: a dry run by default, `--write` to apply.
     Harden(HardenArgs),
+    /// Inspect and fill the advisory store.
+    Db(crate::commands::db::DbArgs),
+    /// List the advisories that affect this host.
+    Advisories(crate::commands::advisories::AdvisoriesArgs),
     /// List the rule catalogue.
     Rules(RulesArgs),
     /// Print the documentation page of a rule.
@@ -80,6 +84,13 @@ pub struct ScanArgs {
     /// Never touch the network (the advisory step uses only the local store).
     #[arg(long)]
     pub offline: bool,
+    /// The advisory store (default: /var/lib/hvguard/advisories.db as root, else the XDG
+    /// data folder); without one, the snapshot shipped inside hvguard is used.
+    #[arg(long, value_name = "FILE", env = "HVGUARD_DB")]
+    pub db: Option<PathBuf>,
+    /// Accepted risks (default: /etc/hvguard/policy.toml when it exists).
+    #[arg(long, value_name = "FILE", env = "HVGUARD_POLICY")]
+    pub policy: Option<PathBuf>,
 }
 
 #[derive(Debug, Args)]

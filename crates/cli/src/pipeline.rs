@@ -90,14 +90,52 @@ pub fn read_snapshot(path: &Path) -> Result<Snapshot> {
     Ok(snapshot)
 }
 
-/// Evaluates every rule over the Snapshot: pure, no I/O.
-pub fn evaluate(snapshot: &Snapshot, generated_at: String) -> Report {
+/// What the advisory step matches against: loaded once, before evaluation.
+#[derive(Debug)]
+pub struct AdvisoryInput {
+    pub advisories: Vec<hvguard_advisory::Advisory>,
+    pub policy: hvguard_advisory::policy::Policy,
+    /// The day acceptances are judged against.
+    pub today: jiff::civil::Date,
+}
+
+impl AdvisoryInput {
+    /// The store at `db` (or the default location) when it holds advisories, else the
+    /// snapshot shipped in the binary; the policy at `policy` (or the default location).
+    pub fn load(db: Option<&Path>, policy: Option<&Path>) -> Result<AdvisoryInput> {
+        let store = hvguard_advisory::store::store_path(db)?;
+        let (advisories, _origin) = hvguard_advisory::store::load_advisories(&store)?;
+        Ok(AdvisoryInput {
+            advisories,
+            policy: hvguard_advisory::policy::Policy::resolve(policy)?,
+            today: jiff::Zoned::now().date(),
+        })
+    }
+}
+
+/// Evaluates every rule and matches every advisory over the Snapshot: pure, no I/O.
+pub fn evaluate(snapshot: &Snapshot, advisories: &AdvisoryInput, generated_at: String) -> Report {
     let evaluation = hvguard_audit::evaluate(snapshot);
+    let matched = hvguard_advisory::matching::match_snapshot(
+        snapshot,
+        &advisories.advisories,
+        &advisories.policy,
+        advisories.today,
+    );
+    let mut unknown = evaluation.unknown;
+    unknown.extend(matched.unknown().filter_map(|d| {
+        Some(hvguard_core::UnknownCheck {
+            rule: hvguard_core::RuleId::new(hvguard_advisory::matching::RULE_ID).ok()?,
+            reason: format!("{} on {}: {}", d.advisory, d.binary.display(), d.evidence),
+        })
+    }));
+    let mut findings = evaluation.findings;
+    findings.extend(matched.findings);
     Report::new(
         generated_at,
         report_host(snapshot),
-        evaluation.findings,
-        evaluation.unknown,
+        findings,
+        unknown,
         snapshot.hypervisors.clone(),
     )
 }

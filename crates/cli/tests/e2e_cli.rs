@@ -1,5 +1,8 @@
 //! The command-line contract: exit codes, one-line errors naming the path, rules, explain.
 
+// Test and bench helpers: a failed setup step should stop with its cause.
+#![allow(clippy::expect_used, clippy::unwrap_used)]
+
 mod common;
 
 use common::*;

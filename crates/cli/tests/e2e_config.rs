@@ -1,6 +1,9 @@
 //! End-to-end: `hvguard audit` on every real rendered Kata configuration, drop-ins, the
 //! kata-deploy fixture host, and `hvguard harden`.
 
+// Test and bench helpers: a failed setup step should stop with its cause.
+#![allow(clippy::expect_used, clippy::unwrap_used)]
+
 mod common;
 
 use common::*;

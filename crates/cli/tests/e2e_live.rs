@@ -1,5 +1,8 @@
 //! Tests on the machine the suite runs on: the live root and Debian's real QEMU.
 
+// Test and bench helpers: a failed setup step should stop with its cause.
+#![allow(clippy::expect_used, clippy::unwrap_used)]
+
 mod common;
 
 use common::*;
@@ -57,4 +60,52 @@ fn debian_qemu_version_comes_from_the_binary() {
     assert!(evidence.contains(qemu["version"].as_str().expect("version")));
     assert_eq!(qemu["package"]["name"], "qemu-system-x86");
     assert_eq!(qemu["package"]["source"], "qemu");
+}
+
+#[test]
+fn no_cve_debian_lists_as_fixed_is_reported_for_the_live_qemu() {
+    let changelog = "/usr/share/doc/qemu-system-x86/changelog.Debian.gz";
+    if !std::path::Path::new(changelog).exists() {
+        eprintln!("SKIPPED: {changelog} absent (Debian qemu-system-x86 not installed); this test did not run");
+        return;
+    }
+    // Read the changelog independently of hvguard's own parser.
+    let text = std::process::Command::new("zcat")
+        .arg(changelog)
+        .output()
+        .expect("zcat runs");
+    let text = String::from_utf8_lossy(&text.stdout);
+    let fixed: std::collections::BTreeSet<String> = text
+        .split(|c: char| !(c.is_ascii_alphanumeric() || c == '-'))
+        .filter(|w| w.starts_with("CVE-") && w.len() >= 13)
+        .map(str::to_string)
+        .collect();
+    assert!(
+        fixed.len() > 10,
+        "the changelog names CVEs: {}",
+        fixed.len()
+    );
+    let (_, report) = scan_json(std::path::Path::new("/"), &[]);
+    let reported: Vec<String> = report["findings"]
+        .as_array()
+        .expect("findings")
+        .iter()
+        .filter(|f| f["rule"] == "advisory.vulnerable")
+        .filter(|f| {
+            f["location"]["path"]
+                .as_str()
+                .is_some_and(|p| p.contains("qemu-system"))
+        })
+        .map(|f| f["advisory"]["id"].as_str().unwrap_or_default().to_string())
+        .collect();
+    for id in &reported {
+        assert!(
+            !fixed.contains(id),
+            "{id} is fixed per Debian's changelog but reported"
+        );
+    }
+    eprintln!(
+        "live QEMU: {} CVEs fixed per changelog, reported: {reported:?}",
+        fixed.len()
+    );
 }

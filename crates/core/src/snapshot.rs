@@ -31,6 +31,21 @@ pub struct Snapshot {
     /// Problems met while collecting that are not facts of their own (skipped files, ...).
     #[serde(default)]
     pub warnings: Vec<String>,
+    /// Package name -> CVE-bearing entries of its `changelog.Debian.gz`, for the packages
+    /// owning a hypervisor binary: backport evidence for the advisory matcher.
+    #[serde(default)]
+    pub changelogs: BTreeMap<String, Vec<ChangelogEntry>>,
+}
+
+/// One entry of a package changelog that names CVEs.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
+pub struct ChangelogEntry {
+    /// The package version in the entry's header (`1:7.2+dfsg-7+deb12u18`).
+    pub version: String,
+    /// CVE ids named in the entry, sorted and deduplicated.
+    pub cves: Vec<String>,
+    /// 1-based line of the entry's header in the decompressed changelog.
+    pub line: u32,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

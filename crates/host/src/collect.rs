@@ -32,6 +32,9 @@ pub fn collect_inventory_only(root: &HostRoot, options: &CollectOptions) -> Snap
 fn assemble(root: &HostRoot, host: HostFacts, options: &CollectOptions) -> Snapshot {
     let packages = packages::read_installed(root);
     let inventory = hypervisors::discover(root, &packages, &options.extra_binaries);
+    let changelogs = packages::changelog::collect(root, &packages, &inventory.hypervisors);
+    let mut warnings = inventory.warnings;
+    warnings.extend(changelogs.warnings);
     let now = jiff::Timestamp::now();
     Snapshot {
         schema: SNAPSHOT_SCHEMA.to_string(),
@@ -44,7 +47,8 @@ fn assemble(root: &HostRoot, host: HostFacts, options: &CollectOptions) -> Snaps
         kata_install: inventory.kata_install,
         kata: Vec::new(),
         containerd: Vec::new(),
-        warnings: inventory.warnings,
+        warnings,
+        changelogs: changelogs.entries,
     }
 }
 

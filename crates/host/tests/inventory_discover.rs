@@ -259,3 +259,31 @@ fn unreadable_binary_is_a_warning_not_a_panic() {
         inv.warnings
     );
 }
+
+#[test]
+fn a_wrapper_script_is_not_a_hypervisor() {
+    // Debian 12 ships /usr/bin/qemu-system-i386 as a shell wrapper around
+    // /usr/libexec/qemu-system-i386: only the real binary belongs in the inventory.
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::create_dir_all(dir.path().join("usr/bin")).unwrap();
+    std::fs::create_dir_all(dir.path().join("usr/libexec")).unwrap();
+    std::fs::write(
+        dir.path().join("usr/bin/qemu-system-i386"),
+        "#! /bin/sh\nexec /usr/libexec/qemu-system-i386 \"$@\"\n",
+    )
+    .unwrap();
+    std::fs::write(
+        dir.path().join("usr/libexec/qemu-system-i386"),
+        b"\x7fELF\0\0junk\0QEMU emulator version 7.2.22 (Debian 1:7.2+dfsg-7+deb12u18+b3)\0",
+    )
+    .unwrap();
+    let root = HostRoot::new(dir.path()).unwrap();
+    let inv = hypervisors::discover(&root, &Probe::found(Vec::new()), &[]);
+    assert_eq!(paths(&inv), vec!["/usr/libexec/qemu-system-i386"]);
+    assert_eq!(
+        by_path(&inv, "/usr/libexec/qemu-system-i386")
+            .version
+            .as_deref(),
+        Some("7.2.22")
+    );
+}

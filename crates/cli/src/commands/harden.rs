@@ -38,13 +38,10 @@ pub fn run(args: HardenArgs) -> Result<Outcome> {
             root.base().display()
         );
     }
-    let release = args
-        .kata_release
-        .clone()
-        .or_else(|| match installed_release {
-            Probe::Found { value } => Some(value.version),
-            _ => None,
-        });
+    let release = args.kata_release.clone().or(match installed_release {
+        Probe::Found { value } => Some(value.version),
+        _ => None,
+    });
     let now = jiff::Timestamp::now();
     let mut text = String::new();
     let mut failures = Vec::new();

@@ -1,7 +1,9 @@
 //! One module per command.
 
+pub mod advisories;
 mod audit;
 mod collect;
+pub mod db;
 mod explain;
 mod harden;
 mod rules;
@@ -43,6 +45,8 @@ pub fn run(cli: Cli) -> Result<Outcome> {
         Command::Collect(args) => collect::run(args),
         Command::Audit(args) => audit::run(args),
         Command::Harden(args) => harden::run(args),
+        Command::Db(args) => db::run(args),
+        Command::Advisories(args) => advisories::run(args),
         Command::Rules(args) => rules::run(args),
         Command::Explain(args) => explain::run(args),
     }

@@ -14,7 +14,8 @@ pub fn run(args: ScanArgs) -> Result<Outcome> {
         }
     };
     pipeline::warn(&snapshot.warnings);
-    let report = pipeline::evaluate(&snapshot, pipeline::now());
+    let advisories = pipeline::AdvisoryInput::load(args.db.as_deref(), args.policy.as_deref())?;
+    let report = pipeline::evaluate(&snapshot, &advisories, pipeline::now());
     output::print(&output::render(
         &report,
         args.output.format,

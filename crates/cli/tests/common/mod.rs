@@ -1,7 +1,7 @@
 //! Shared helpers for the end-to-end tests: fixture roots copied to a temp dir (so that file
 //! modes git cannot keep are set at run time), the binary, and output normalisation.
 
-#![allow(dead_code)]
+#![allow(dead_code, clippy::expect_used, clippy::unwrap_used)]
 
 use assert_cmd::Command;
 use std::fs;
@@ -18,7 +18,15 @@ pub fn fixture(name: &str) -> PathBuf {
 
 pub fn hvguard() -> Command {
     let mut cmd = Command::cargo_bin("hvguard").expect("binary builds");
-    cmd.env_remove("KATA_CONF_FILE").env("NO_COLOR", "1");
+    // Pin the advisory inputs: no store (the shipped snapshot is used) and an empty policy,
+    // whatever the machine running the tests has in /var/lib/hvguard or /etc/hvguard.
+    cmd.env_remove("KATA_CONF_FILE")
+        .env("NO_COLOR", "1")
+        .env("HVGUARD_DB", "/nonexistent/hvguard-tests/advisories.db")
+        .env(
+            "HVGUARD_POLICY",
+            workspace().join("tests/fixtures/policy/empty.toml"),
+        );
     cmd
 }
 

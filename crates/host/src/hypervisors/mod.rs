@@ -144,6 +144,12 @@ impl Context<'_> {
             warnings.push(format!("{}: not a regular file", path.display()));
             return None;
         }
+        if self.is_script(path) {
+            // Debian's /usr/bin/qemu-system-i386 is a shell wrapper that execs the real
+            // binary in /usr/libexec, which is listed on its own; judging the wrapper by its
+            // package version would duplicate (and blur) every advisory verdict.
+            return None;
+        }
         let stat = FileStat {
             path: path.to_path_buf(),
             kind: FileKind::Regular,
@@ -209,6 +215,15 @@ impl Context<'_> {
             stat: Some(stat),
             used_by: Vec::new(),
         })
+    }
+
+    /// True for an interpreter script (`#!`): a wrapper, not a hypervisor.
+    fn is_script(&self, path: &Path) -> bool {
+        let Ok((file, _)) = self.root.open_file(path) else {
+            return false;
+        };
+        let mut head = [0u8; 2];
+        matches!(std::io::Read::read_exact(&mut &file, &mut head), Ok(()) if &head == b"#!")
     }
 
     fn scan(

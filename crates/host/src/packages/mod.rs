@@ -1,5 +1,6 @@
 //! Package databases: dpkg and rpm. Which packages are installed, and which one owns a binary.
 
+pub mod changelog;
 pub mod dpkg;
 pub mod dpkg_owner;
 pub mod exec;

@@ -1,0 +1,14 @@
+//! Network side of the advisory store: the feeds `db update` downloads, the HTTP client
+//! that downloads them (timeouts, size caps, retries), and the webhook for new advisories.
+
+mod error;
+mod http;
+mod notify;
+mod sources;
+mod update;
+
+pub use error::{FetchError, UpdateError};
+pub use http::{Downloaded, FetchConfig, HttpClient};
+pub use notify::{notify, Alert, NotifyLimits, NOTIFY_SCHEMA};
+pub use sources::{default_sources, select_sources, Source, SourceKind, NVD_API};
+pub use update::{fetch_batches, update_from_sources, UpdateOptions, NVD_API_KEY_VAR};

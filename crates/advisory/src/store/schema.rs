@@ -1,0 +1,117 @@
+//! The store's tables, and the schema-version gate that keeps an older hvguard from
+//! misreading a store a newer one wrote.
+
+use std::path::Path;
+
+use rusqlite::{Connection, OptionalExtension};
+
+use super::StoreError;
+
+/// The schema this build writes and reads. Bump it on any incompatible table change.
+pub const SCHEMA_VERSION: i64 = 1;
+
+/// Every table. `advisories.json` holds the whole serde [`crate::Advisory`] so that a model
+/// field added later needs no migration; `advisory_products` indexes the product names.
+/// KEV, EPSS and distro facts live in their own tables and are joined at load time, so a
+/// KEV refresh reaches advisories imported before or after it.
+const CREATE: &str = "
+CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+CREATE TABLE sources (
+    name TEXT PRIMARY KEY,
+    location TEXT NOT NULL,
+    format TEXT NOT NULL,
+    imported_at TEXT NOT NULL,
+    records INTEGER NOT NULL,
+    size INTEGER NOT NULL,
+    sha256 TEXT
+);
+CREATE TABLE advisories (id TEXT PRIMARY KEY, source TEXT NOT NULL, json TEXT NOT NULL);
+CREATE INDEX advisories_source ON advisories(source);
+CREATE TABLE advisory_products (
+    id TEXT NOT NULL, product TEXT NOT NULL, PRIMARY KEY (id, product)
+);
+CREATE INDEX advisory_products_product ON advisory_products(product);
+CREATE TABLE kev (cve TEXT PRIMARY KEY, source TEXT NOT NULL, json TEXT NOT NULL);
+CREATE TABLE epss (
+    cve TEXT PRIMARY KEY, source TEXT NOT NULL, epss REAL NOT NULL, percentile REAL NOT NULL
+);
+CREATE TABLE distro (
+    id TEXT NOT NULL, distro TEXT NOT NULL, release TEXT NOT NULL, package TEXT NOT NULL,
+    source TEXT NOT NULL, json TEXT NOT NULL,
+    PRIMARY KEY (id, distro, release, package)
+);
+CREATE TABLE seen (
+    advisory TEXT NOT NULL, binary TEXT NOT NULL, first_seen TEXT NOT NULL,
+    PRIMARY KEY (advisory, binary)
+);
+";
+
+/// Creates every table in an empty database and records the schema version.
+pub(crate) fn create(conn: &Connection, path: &Path) -> Result<(), StoreError> {
+    conn.execute_batch(CREATE)
+        .map_err(|e| StoreError::sqlite(path, "creating the tables", e))?;
+    conn.execute(
+        "INSERT INTO meta (key, value) VALUES ('schema_version', ?1)",
+        [SCHEMA_VERSION.to_string()],
+    )
+    .map_err(|e| StoreError::sqlite(path, "recording the schema version", e))?;
+    Ok(())
+}
+
+/// Reads the schema version and refuses any this build does not understand.
+pub(crate) fn check(conn: &Connection, path: &Path) -> Result<i64, StoreError> {
+    let has_meta: Option<String> = conn
+        .query_row(
+            "SELECT name FROM sqlite_master WHERE type = 'table' AND name = 'meta'",
+            [],
+            |row| row.get(0),
+        )
+        .optional()
+        .map_err(|e| not_a_store(path, e))?;
+    if has_meta.is_none() {
+        return Err(StoreError::NotAStore {
+            path: path.to_path_buf(),
+            reason: "no meta table".into(),
+        });
+    }
+    let text: Option<String> = conn
+        .query_row(
+            "SELECT value FROM meta WHERE key = 'schema_version'",
+            [],
+            |row| row.get(0),
+        )
+        .optional()
+        .map_err(|e| not_a_store(path, e))?;
+    let Some(text) = text else {
+        return Err(StoreError::NotAStore {
+            path: path.to_path_buf(),
+            reason: "no schema_version in the meta table".into(),
+        });
+    };
+    let found: i64 = text.trim().parse().map_err(|_| StoreError::NotAStore {
+        path: path.to_path_buf(),
+        reason: format!("schema_version {text:?} is not a number"),
+    })?;
+    if found > SCHEMA_VERSION {
+        return Err(StoreError::NewerSchema {
+            path: path.to_path_buf(),
+            found,
+            supported: SCHEMA_VERSION,
+        });
+    }
+    if found < 1 {
+        return Err(StoreError::NotAStore {
+            path: path.to_path_buf(),
+            reason: format!("schema_version {found} was never written by hvguard"),
+        });
+    }
+    Ok(found)
+}
+
+/// SQLite says "file is not a database" (and similar) on the first query of a junk file.
+fn not_a_store(path: &Path, e: rusqlite::Error) -> StoreError {
+    StoreError::NotAStore {
+        path: path.to_path_buf(),
+        reason: e.to_string(),
+    }
+}

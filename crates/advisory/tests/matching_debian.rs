@@ -1,0 +1,303 @@
+//! The Debian case end to end: Debian 12's QEMU (`1:7.2+dfsg-7+deb12u18`, upstream 7.2.22)
+//! with its real package changelog. CVEs the changelog names at or below the installed
+//! version are fixed by backport; the others inside an upstream range are vulnerable, each
+//! with its evidence.
+
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+use std::collections::BTreeSet;
+use std::path::{Path, PathBuf};
+
+use hvguard_advisory::matching::{match_snapshot, DecisionSource, DecisionStatus, MatchOutcome};
+use hvguard_advisory::policy::Policy;
+use hvguard_advisory::{
+    shipped_snapshot, Advisory, Affected, DistroFix, DistroStatus, Product, Version, VersionScheme,
+};
+use hvguard_core::{HostRoot, Hypervisor, HypervisorKind, PackageRef, Snapshot, VersionSource};
+
+const INSTALLED: &str = "1:7.2+dfsg-7+deb12u18";
+const BINARY: &str = "/usr/bin/qemu-system-x86_64";
+
+fn host(name: &str) -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("../../tests/fixtures/hosts")
+        .join(name)
+}
+
+fn collect(name: &str) -> (HostRoot, Snapshot) {
+    let root = HostRoot::new(host(name)).unwrap();
+    let snap = hvguard_host::collect(&root, &hvguard_host::CollectOptions::default());
+    (root, snap)
+}
+
+fn today() -> jiff::civil::Date {
+    jiff::civil::date(2026, 11, 27)
+}
+
+/// CVEs named in the real changelog at or below the installed source version, read
+/// independently of the matcher (straight from the decompressed file).
+fn changelog_fixed_cves(root: &HostRoot) -> BTreeSet<String> {
+    let path = Path::new("/usr/share/doc/qemu-system-x86/changelog.Debian.gz");
+    let entries = hvguard_host::packages::changelog::read_changelog(root, path).unwrap();
+    let installed = Version::parse(VersionScheme::Dpkg, INSTALLED).unwrap();
+    entries
+        .iter()
+        .filter(|e| {
+            let v = Version::parse(VersionScheme::Dpkg, &e.version).unwrap();
+            v.compare(&installed) != Some(std::cmp::Ordering::Greater)
+        })
+        .flat_map(|e| e.cves.iter().cloned())
+        .collect()
+}
+
+fn upstream_7_2_22() -> Version {
+    Version::parse(VersionScheme::Upstream, "7.2.22").unwrap()
+}
+
+/// Checks the Debian verdicts for the binary at `BINARY`.
+fn assert_debian_verdicts(
+    outcome: &MatchOutcome,
+    advisories: &[Advisory],
+    fixed: &BTreeSet<String>,
+) {
+    let qemu: Vec<_> = outcome
+        .decisions
+        .iter()
+        .filter(|d| d.binary == Path::new(BINARY))
+        .collect();
+    let qemu_advisories = advisories
+        .iter()
+        .filter(|a| a.products.iter().any(|p| p.product == Product::Qemu))
+        .count();
+    assert_eq!(
+        qemu.len(),
+        qemu_advisories,
+        "one decision per QEMU advisory"
+    );
+    let mut backported_in_range = 0;
+    for d in &qemu {
+        let adv = advisories.iter().find(|a| a.id == d.advisory).unwrap();
+        let named = std::iter::once(&adv.id)
+            .chain(adv.aliases.iter())
+            .any(|id| fixed.contains(id));
+        let upstream = adv.affects(&Product::Qemu, &upstream_7_2_22());
+        if named {
+            assert_eq!(d.status, DecisionStatus::FixedByBackport, "{d:?}");
+            let DecisionSource::Changelog { version, line, .. } = &d.source else {
+                panic!("{d:?}")
+            };
+            assert!(*line > 0);
+            assert!(
+                d.evidence
+                    .contains(&format!("entry {version} (line {line})")),
+                "{d:?}"
+            );
+            if upstream == Affected::Yes {
+                backported_in_range += 1;
+            }
+        } else {
+            match upstream {
+                Affected::Yes => {
+                    assert_eq!(d.status, DecisionStatus::Vulnerable, "{d:?}");
+                    assert!(
+                        d.evidence.starts_with(
+                            "judged by upstream range: debian data silent for qemu in bookworm"
+                        ),
+                        "{}",
+                        d.evidence
+                    );
+                    assert!(d.evidence.contains("7.2.22"), "{}", d.evidence);
+                }
+                Affected::No => assert_eq!(d.status, DecisionStatus::NotAffected, "{d:?}"),
+                Affected::Unknown => {
+                    assert_eq!(d.status, DecisionStatus::Unknown, "{d:?}");
+                    assert!(d.evidence.contains("no affected range"), "{}", d.evidence);
+                }
+            }
+        }
+    }
+    // The claim: Debian's 7.2.22 carries fixes for at least 10 CVEs whose upstream
+    // range includes it. A naive upstream matcher would report every one of them.
+    assert!(backported_in_range >= 10, "{backported_in_range}");
+    // No changelog-fixed CVE is reported, and every finding is a vulnerable decision.
+    for f in &outcome.findings {
+        let a = f.advisory.as_ref().unwrap();
+        assert!(
+            !fixed.contains(&a.id),
+            "{} reported although backported",
+            a.id
+        );
+        assert!(f.evidence.contains("upstream range"), "{}", f.evidence);
+        assert_eq!(f.rule.as_str(), "advisory.vulnerable");
+    }
+    let vulnerable = qemu
+        .iter()
+        .filter(|d| d.status == DecisionStatus::Vulnerable)
+        .count();
+    let qemu_findings = outcome
+        .findings
+        .iter()
+        .filter(|f| f.location.as_ref().unwrap().path == Path::new(BINARY))
+        .count();
+    assert_eq!(vulnerable, qemu_findings);
+    assert!(vulnerable > 0);
+}
+
+/// intel-problems carries Debian's qemu-system-x86 package, a binary with Debian's real
+/// banner and the real changelog.
+#[test]
+fn debian_qemu_backports_are_not_vulnerable() {
+    let (root, snap) = collect("intel-problems");
+    let qemu = snap
+        .hypervisors
+        .iter()
+        .find(|h| h.path == Path::new(BINARY))
+        .unwrap();
+    assert_eq!(qemu.version.as_deref(), Some("7.2.22"));
+    assert_eq!(qemu.package.as_ref().unwrap().source_version, INSTALLED);
+    assert!(snap.changelogs.contains_key("qemu-system-x86"));
+    let fixed = changelog_fixed_cves(&root);
+    assert!(fixed.contains("CVE-2024-3446"), "{fixed:?}");
+    let advisories = shipped_snapshot().unwrap();
+    let outcome = match_snapshot(&snap, &advisories, &Policy::default(), today());
+    assert_debian_verdicts(&outcome, &advisories, &fixed);
+    let d = outcome
+        .decisions
+        .iter()
+        .find(|d| d.advisory == "CVE-2024-3446" && d.binary == Path::new(BINARY))
+        .unwrap();
+    assert_eq!(
+        d.source.to_string(),
+        "changelog entry 1:7.2+dfsg-7+deb12u6 line 451"
+    );
+}
+
+/// The real Debian 12 capture has the QEMU packages and changelog but no binary: add the
+/// binary as the capture's README describes it (`QEMU emulator version 7.2.22 (Debian
+/// 1:7.2+dfsg-7+deb12u18+b3)`) and collect the changelog for it.
+#[test]
+fn the_real_debian12_capture() {
+    let (root, mut snap) = collect("debian12-nested-pvm");
+    assert!(snap.hypervisors.is_empty());
+    let package = snap
+        .packages
+        .value()
+        .unwrap()
+        .iter()
+        .find(|p| p.name == "qemu-system-x86")
+        .unwrap();
+    snap.hypervisors.push(Hypervisor {
+        kind: HypervisorKind::Qemu,
+        path: BINARY.into(),
+        version: Some("7.2.22".into()),
+        version_source: Some(VersionSource::BinaryString),
+        version_evidence: Some(
+            "QEMU emulator version 7.2.22 (Debian 1:7.2+dfsg-7+deb12u18+b3)".into(),
+        ),
+        package: Some(PackageRef::from(package)),
+        kata_release: None,
+        stat: None,
+        used_by: Vec::new(),
+    });
+    let changelogs =
+        hvguard_host::packages::changelog::collect(&root, &snap.packages, &snap.hypervisors);
+    assert!(changelogs.warnings.is_empty(), "{:?}", changelogs.warnings);
+    // qemu-system-x86 and its siblings from the same source (qemu-system-common, ...); only
+    // qemu-system-x86's doc folder is in the capture.
+    assert_eq!(
+        changelogs.entries.keys().collect::<Vec<_>>(),
+        vec!["qemu-system-x86"]
+    );
+    snap.changelogs = changelogs.entries;
+    let advisories = shipped_snapshot().unwrap();
+    let outcome = match_snapshot(&snap, &advisories, &Policy::default(), today());
+    assert_debian_verdicts(&outcome, &advisories, &changelog_fixed_cves(&root));
+}
+
+fn with_fact(mut adv: Advisory, status: DistroStatus, fixed: Option<&str>) -> Advisory {
+    adv.distro.push(DistroFix {
+        distro: "debian".into(),
+        release: "bookworm".into(),
+        package: "qemu".into(),
+        status,
+        fixed_version: fixed.map(str::to_owned),
+        urgency: None,
+    });
+    adv
+}
+
+/// Distro tracker facts decide before the changelog and the upstream range. The three
+/// advisories are the real ones the changelog is silent about.
+#[test]
+fn debian_tracker_decides_in_dpkg_order() {
+    let (_root, snap) = collect("intel-problems");
+    let shipped = shipped_snapshot().unwrap();
+    let get = |id: &str| shipped.iter().find(|a| a.id == id).unwrap().clone();
+    let advisories = vec![
+        // Fixed in an older bookworm update: u2 < u18 in dpkg order, though "u2" > "u1" as text.
+        with_fact(
+            get("CVE-2023-0664"),
+            DistroStatus::Fixed,
+            Some("1:7.2+dfsg-7+deb12u2"),
+        ),
+        // Fixed only in a later update.
+        with_fact(
+            get("CVE-2024-7730"),
+            DistroStatus::Fixed,
+            Some("1:7.2+dfsg-7+deb12u19"),
+        ),
+        with_fact(get("CVE-2026-3842"), DistroStatus::NotAffected, None),
+        // An empty-range advisory the tracker marks open: vulnerable, decided by Debian.
+        with_fact(get("CVE-2024-8612"), DistroStatus::Open, None),
+        // Another release's fact is ignored: the range decides.
+        {
+            let mut a = get("CVE-2023-1386");
+            a.distro.push(DistroFix {
+                distro: "debian".into(),
+                release: "trixie".into(),
+                package: "qemu".into(),
+                status: DistroStatus::Open,
+                fixed_version: None,
+                urgency: None,
+            });
+            a
+        },
+    ];
+    let outcome = match_snapshot(&snap, &advisories, &Policy::default(), today());
+    let status = |id: &str| {
+        outcome
+            .decisions
+            .iter()
+            .find(|d| d.advisory == id && d.binary == Path::new(BINARY))
+            .unwrap()
+    };
+    let d = status("CVE-2023-0664");
+    assert_eq!(d.status, DecisionStatus::FixedByBackport);
+    assert_eq!(
+        d.source.to_string(),
+        "debian-tracker fixed_version 1:7.2+dfsg-7+deb12u2 for release bookworm"
+    );
+    let d = status("CVE-2024-7730");
+    assert_eq!(d.status, DecisionStatus::Vulnerable);
+    assert_eq!(d.fixed_in.as_deref(), Some("1:7.2+dfsg-7+deb12u19"));
+    assert_eq!(status("CVE-2026-3842").status, DecisionStatus::NotAffected);
+    assert_eq!(status("CVE-2024-8612").status, DecisionStatus::Vulnerable);
+    assert_eq!(status("CVE-2023-1386").status, DecisionStatus::Unknown);
+    let f = outcome
+        .findings
+        .iter()
+        .find(|f| f.advisory.as_ref().unwrap().id == "CVE-2024-7730")
+        .unwrap();
+    assert!(
+        f.remediation.contains("1:7.2+dfsg-7+deb12u19"),
+        "{}",
+        f.remediation
+    );
+    assert!(f.evidence.contains("debian-tracker"), "{}", f.evidence);
+    let ids: Vec<_> = outcome
+        .findings
+        .iter()
+        .map(|f| f.advisory.as_ref().unwrap().id.as_str())
+        .collect();
+    assert_eq!(ids, vec!["CVE-2024-7730", "CVE-2024-8612"]);
+}

@@ -1,0 +1,238 @@
+//! Relevance and severity: the real kata-deploy configurations decide which QEMU devices a
+//! guest can reach; unreachable components are lowered one level with the reason, KEV
+//! raises one level, an accepted risk is info until its acceptance expires.
+
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+use std::path::{Path, PathBuf};
+
+use hvguard_advisory::matching::match_snapshot;
+use hvguard_advisory::policy::Policy;
+use hvguard_advisory::relevance::{Reach, ReachModel, KNOWN_COMPONENTS};
+use hvguard_advisory::{shipped_snapshot, Advisory, KevEntry, Product};
+use hvguard_core::{ConfigValue, Finding, HostRoot, KataConfig, Severity, Snapshot};
+
+const QEMU: &str = "/opt/kata/bin/qemu-system-x86_64";
+
+fn hosts(name: &str) -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("../../tests/fixtures/hosts")
+        .join(name)
+}
+
+fn today() -> jiff::civil::Date {
+    jiff::civil::date(2026, 11, 27)
+}
+
+/// The real Kata 3.20.0 configurations kata-deploy installs.
+fn kata_deploy_configs() -> Vec<KataConfig> {
+    let root = HostRoot::new(hosts("kata-deploy")).unwrap();
+    let found = hvguard_kata::discover(&root, &hvguard_kata::DiscoveryEnv::default());
+    assert!(found.configs.iter().any(|c| c
+        .values
+        .get("hypervisor.qemu.machine_type")
+        .is_some_and(|v| v.value.as_str() == Some("q35"))));
+    found.configs
+}
+
+fn set_qemu(configs: &mut [KataConfig], key: &str, value: &str) {
+    for c in configs {
+        let full = format!("hypervisor.qemu.{key}");
+        if let Some(v) = c.values.get_mut(&full) {
+            v.value = ConfigValue::String(value.into());
+        } else if c.values.keys().any(|k| k.starts_with("hypervisor.qemu.")) {
+            let template = c.values.values().next().unwrap().clone();
+            c.values.insert(
+                full,
+                hvguard_core::SourcedValue {
+                    value: ConfigValue::String(value.into()),
+                    ..template
+                },
+            );
+        }
+    }
+}
+
+/// The kata-static host (static QEMU, no package) with the kata-deploy configurations, its
+/// QEMU version set to `version` so that older advisories apply.
+fn snapshot(configs: Vec<KataConfig>, version: &str) -> Snapshot {
+    let root = HostRoot::new(hosts("kata-static")).unwrap();
+    let mut snap = hvguard_host::collect(&root, &hvguard_host::CollectOptions::default());
+    for h in &mut snap.hypervisors {
+        if h.path == Path::new(QEMU) {
+            h.version = Some(version.into());
+        }
+    }
+    snap.kata = configs;
+    snap
+}
+
+fn advisory(id: &str) -> Advisory {
+    shipped_snapshot()
+        .unwrap()
+        .into_iter()
+        .find(|a| a.id == id)
+        .unwrap()
+}
+
+fn finding_for(snap: &Snapshot, adv: &Advisory, policy: &Policy) -> Finding {
+    let outcome = match_snapshot(snap, std::slice::from_ref(adv), policy, today());
+    outcome
+        .findings
+        .into_iter()
+        .find(|f| f.location.as_ref().unwrap().path == Path::new(QEMU))
+        .unwrap_or_else(|| panic!("no finding for {}", adv.id))
+}
+
+#[test]
+fn floppy_cve_depends_on_the_machine_type() {
+    // CVE-2021-3507: fdc DMA info leak, CVSS 6.1, affects QEMU up to 6.0.0.
+    let adv = advisory("CVE-2021-3507");
+    assert_eq!(adv.component.as_deref(), Some("floppy"));
+    let q35 = finding_for(
+        &snapshot(kata_deploy_configs(), "6.0.0"),
+        &adv,
+        &Policy::default(),
+    );
+    assert_eq!(q35.severity, Severity::Low);
+    let relevance = &q35.advisory.as_ref().unwrap().relevance;
+    assert!(
+        relevance
+            .starts_with("not-reachable: the floppy controller exists only on machine type pc")
+            && relevance.contains("uses q35"),
+        "{relevance}"
+    );
+    let mut pc_configs = kata_deploy_configs();
+    set_qemu(&mut pc_configs, "machine_type", "pc");
+    let pc = finding_for(&snapshot(pc_configs, "6.0.0"), &adv, &Policy::default());
+    assert_eq!(pc.severity, Severity::Medium);
+    assert!(pc
+        .advisory
+        .as_ref()
+        .unwrap()
+        .relevance
+        .starts_with("reachable"));
+}
+
+#[test]
+fn sdhci_is_lowered_virtio_net_is_not() {
+    let snap = snapshot(kata_deploy_configs(), "5.0.0");
+    // CVE-2021-3409: SDHCI, CVSS 5.7, VM escape class: medium -> low.
+    let sdhci = finding_for(&snap, &advisory("CVE-2021-3409"), &Policy::default());
+    assert_eq!(sdhci.severity, Severity::Low);
+    assert!(sdhci.message.contains("lowered"), "{}", sdhci.message);
+    // CVE-2021-3748: virtio-net use-after-free, CVSS 7.5, VM escape: high, reachable.
+    let net = finding_for(&snap, &advisory("CVE-2021-3748"), &Policy::default());
+    assert_eq!(net.severity, Severity::High);
+    let relevance = &net.advisory.as_ref().unwrap().relevance;
+    assert!(
+        relevance.starts_with("reachable, VM-escape path"),
+        "{relevance}"
+    );
+}
+
+#[test]
+fn no_kata_config_means_unknown_and_not_lowered() {
+    let snap = snapshot(Vec::new(), "5.0.0");
+    let f = finding_for(&snap, &advisory("CVE-2021-3409"), &Policy::default());
+    assert_eq!(f.severity, Severity::Medium);
+    let relevance = &f.advisory.as_ref().unwrap().relevance;
+    assert!(
+        relevance.starts_with("unknown (not lowered): no Kata configuration"),
+        "{relevance}"
+    );
+}
+
+#[test]
+fn shared_fs_decides_9p_and_virtiofsd() {
+    let model = ReachModel::from_snapshot(&snapshot(kata_deploy_configs(), "5.0.0"));
+    let nine_p = model.assess(&Product::Qemu, &[], Some("9p"), None);
+    assert_eq!(nine_p.reach, Reach::NotReachable);
+    assert!(
+        nine_p.reason.contains("shared_fs = virtio-fs"),
+        "{}",
+        nine_p.reason
+    );
+    let mut configs = kata_deploy_configs();
+    set_qemu(&mut configs, "shared_fs", "virtio-9p");
+    let model = ReachModel::from_snapshot(&snapshot(configs, "5.0.0"));
+    assert_eq!(
+        model.assess(&Product::Qemu, &[], Some("9p"), None).reach,
+        Reach::Reachable
+    );
+    assert_eq!(
+        model
+            .assess(&Product::Qemu, &[], Some("qemu-img"), None)
+            .reach,
+        Reach::NotReachable
+    );
+    assert_eq!(
+        model.assess(&Product::Qemu, &[], Some("other"), None).reach,
+        Reach::Unknown
+    );
+}
+
+#[test]
+fn every_curated_component_is_mapped() {
+    for adv in shipped_snapshot().unwrap() {
+        let c = adv.component.as_deref().unwrap_or("other");
+        assert!(
+            c == "other" || KNOWN_COMPONENTS.contains(&c),
+            "{}: component {c} has no reachability rule",
+            adv.id
+        );
+    }
+}
+
+#[test]
+fn kev_raises_one_level() {
+    let snap = snapshot(kata_deploy_configs(), "5.0.0");
+    let mut adv = advisory("CVE-2021-3748");
+    adv.kev = Some(KevEntry {
+        cve: adv.id.clone(),
+        date_added: None,
+        ransomware: None,
+    });
+    let f = finding_for(&snap, &adv, &Policy::default());
+    assert_eq!(f.severity, Severity::Critical);
+    assert!(f.advisory.as_ref().unwrap().kev);
+    assert!(f.message.contains("CISA KEV"), "{}", f.message);
+}
+
+#[test]
+fn accepted_until_expiry_then_back() {
+    let snap = snapshot(kata_deploy_configs(), "5.0.0");
+    let adv = advisory("CVE-2021-3748");
+    let path =
+        PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures_matching/policy.toml");
+    let policy = Policy::load(&path).unwrap();
+    let accepted = match_snapshot(
+        &snap,
+        std::slice::from_ref(&adv),
+        &policy,
+        jiff::civil::date(2027, 1, 31),
+    );
+    let f = &accepted.findings[0];
+    assert_eq!(f.severity, Severity::Info);
+    assert!(
+        f.message
+            .starts_with("Accepted risk: virtio-net guests are isolated"),
+        "{}",
+        f.message
+    );
+    let expired = match_snapshot(
+        &snap,
+        std::slice::from_ref(&adv),
+        &policy,
+        jiff::civil::date(2027, 2, 1),
+    );
+    let f = &expired.findings[0];
+    assert_eq!(f.severity, Severity::High);
+    assert!(
+        f.message.contains("acceptance expired on 2027-01-31"),
+        "{}",
+        f.message
+    );
+    // The decision itself is unchanged by the policy.
+    assert_eq!(accepted.decisions, expired.decisions);
+}

@@ -1,0 +1,193 @@
+//! The static Kata install: binaries no package owns are judged by upstream ranges with the
+//! version read from the binary or the Kata release table; Kata itself by its release.
+
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+use std::path::{Path, PathBuf};
+
+use hvguard_advisory::matching::{match_snapshot, DecisionSource, DecisionStatus};
+use hvguard_advisory::policy::Policy;
+use hvguard_advisory::{shipped_snapshot, Affected, Product, Version, VersionScheme};
+use hvguard_core::{HostRoot, Snapshot};
+
+fn collect(name: &str) -> Snapshot {
+    let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("../../tests/fixtures/hosts")
+        .join(name);
+    let root = HostRoot::new(dir).unwrap();
+    hvguard_host::collect(&root, &hvguard_host::CollectOptions::default())
+}
+
+fn today() -> jiff::civil::Date {
+    jiff::civil::date(2026, 11, 27)
+}
+
+#[test]
+fn static_qemu_is_judged_by_upstream_ranges() {
+    let snap = collect("kata-static");
+    let qemu_path = Path::new("/opt/kata/bin/qemu-system-x86_64");
+    let qemu = snap
+        .hypervisors
+        .iter()
+        .find(|h| h.path == qemu_path)
+        .unwrap();
+    assert!(qemu.package.is_none());
+    let version = qemu.version.clone().unwrap();
+    let advisories = shipped_snapshot().unwrap();
+    let outcome = match_snapshot(&snap, &advisories, &Policy::default(), today());
+    let parsed = Version::parse(VersionScheme::Upstream, &version).unwrap();
+    let mut vulnerable = 0;
+    for adv in advisories
+        .iter()
+        .filter(|a| a.products.iter().any(|p| p.product == Product::Qemu))
+    {
+        let d = outcome
+            .decisions
+            .iter()
+            .find(|d| d.advisory == adv.id && d.binary == qemu_path)
+            .unwrap();
+        let expected = match adv.affects(&Product::Qemu, &parsed) {
+            Affected::Yes => DecisionStatus::Vulnerable,
+            Affected::No => DecisionStatus::NotAffected,
+            Affected::Unknown => DecisionStatus::Unknown,
+        };
+        assert_eq!(d.status, expected, "{d:?}");
+        assert!(!d.evidence.contains("judged by upstream range: "), "{d:?}");
+        if expected == DecisionStatus::Vulnerable {
+            vulnerable += 1;
+            let DecisionSource::UpstreamRange { version_from, .. } = &d.source else {
+                panic!("{d:?}")
+            };
+            assert_eq!(version_from, "the binary's embedded version string");
+            let f = outcome
+                .findings
+                .iter()
+                .find(|f| {
+                    f.advisory.as_ref().unwrap().id == adv.id
+                        && f.location.as_ref().unwrap().path == qemu_path
+                })
+                .unwrap();
+            assert!(f.evidence.contains(&version), "{}", f.evidence);
+        }
+    }
+    assert!(vulnerable >= 3, "{vulnerable}");
+    // CVE-2025-12464: introduced 8.1.0, fixed 10.1.3 => fixed_in and remediation name 10.1.3.
+    let f = outcome
+        .findings
+        .iter()
+        .find(|f| f.advisory.as_ref().unwrap().id == "CVE-2025-12464")
+        .unwrap();
+    assert_eq!(
+        f.advisory.as_ref().unwrap().fixed_in.as_deref(),
+        Some("10.1.3")
+    );
+    assert!(f.remediation.contains("10.1.3"), "{}", f.remediation);
+}
+
+#[test]
+fn empty_range_is_an_unknown_decision_never_a_finding() {
+    let snap = collect("kata-static");
+    let advisories = shipped_snapshot().unwrap();
+    let empty: Vec<_> = advisories
+        .iter()
+        .filter(|a| {
+            a.products
+                .iter()
+                .any(|p| p.product == Product::Qemu && p.ranges.is_empty())
+        })
+        .collect();
+    assert!(empty.len() >= 10, "{}", empty.len());
+    let outcome = match_snapshot(&snap, &advisories, &Policy::default(), today());
+    for adv in empty {
+        let d = outcome
+            .decisions
+            .iter()
+            .find(|d| d.advisory == adv.id && d.product == "qemu")
+            .unwrap();
+        assert_eq!(d.status, DecisionStatus::Unknown);
+        assert_eq!(d.source, DecisionSource::None);
+        assert!(outcome
+            .findings
+            .iter()
+            .all(|f| f.advisory.as_ref().unwrap().id != adv.id));
+    }
+    assert!(outcome.unknown().count() >= 10);
+    assert_eq!(
+        outcome.counts().get(&DecisionStatus::Unknown).copied(),
+        Some(outcome.unknown().count())
+    );
+}
+
+#[test]
+fn firecracker_jailer_and_kata_release() {
+    let snap = collect("kata-static");
+    let advisories = shipped_snapshot().unwrap();
+    let outcome = match_snapshot(&snap, &advisories, &Policy::default(), today());
+    // The Firecracker version comes from the Kata release table, and the evidence says so.
+    let fc: Vec<_> = outcome
+        .decisions
+        .iter()
+        .filter(|d| d.binary == Path::new("/opt/kata/bin/firecracker"))
+        .collect();
+    assert!(!fc.is_empty());
+    for d in &fc {
+        assert!(
+            d.advisory != "CVE-2026-1386",
+            "jailer advisory on the firecracker binary"
+        );
+        if let DecisionSource::UpstreamRange { version_from, .. } = &d.source {
+            assert!(
+                version_from.contains("Kata release table"),
+                "{version_from}"
+            );
+        }
+    }
+    // The jailer binary gets exactly the jailer advisories.
+    let jailer: Vec<_> = outcome
+        .decisions
+        .iter()
+        .filter(|d| d.binary == Path::new("/opt/kata/bin/jailer"))
+        .collect();
+    assert_eq!(jailer.len(), 1);
+    assert_eq!(jailer[0].advisory, "CVE-2026-1386");
+    assert_eq!(jailer[0].status, DecisionStatus::Vulnerable);
+    // Kata itself, by the release in /opt/kata/VERSION (3.20.0).
+    let kata: Vec<_> = outcome
+        .decisions
+        .iter()
+        .filter(|d| d.product == "kata-containers")
+        .collect();
+    let kata_advisories = advisories
+        .iter()
+        .filter(|a| a.products.iter().any(|p| p.product == Product::Kata))
+        .count();
+    assert_eq!(kata.len(), kata_advisories);
+    let fixed_later = kata
+        .iter()
+        .find(|d| d.advisory == "CVE-2026-24054")
+        .unwrap();
+    assert_eq!(fixed_later.status, DecisionStatus::Vulnerable);
+    assert_eq!(fixed_later.binary, Path::new("/opt/kata/VERSION"));
+    assert!(fixed_later.evidence.contains("3.20.0"));
+    let old = kata.iter().find(|d| d.advisory == "CVE-2020-2026").unwrap();
+    assert_eq!(old.status, DecisionStatus::NotAffected);
+}
+
+#[test]
+fn output_is_deterministic_and_sorted() {
+    let snap = collect("kata-static");
+    let advisories = shipped_snapshot().unwrap();
+    let a = match_snapshot(&snap, &advisories, &Policy::default(), today());
+    let mut reversed = advisories.clone();
+    reversed.reverse();
+    let b = match_snapshot(&snap, &reversed, &Policy::default(), today());
+    assert_eq!(a, b);
+    let keys: Vec<_> = a
+        .decisions
+        .iter()
+        .map(|d| (d.binary.clone(), d.advisory.clone()))
+        .collect();
+    let mut sorted = keys.clone();
+    sorted.sort();
+    assert_eq!(keys, sorted);
+}

@@ -1,0 +1,369 @@
+//! The advisory store: real fixture imports, atomic replacement, the schema gate, `seen`.
+
+// Test helpers outside #[test] fns: a failed setup step should panic with its cause.
+#![allow(clippy::expect_used, clippy::unwrap_used)]
+
+mod common;
+
+use std::path::{Path, PathBuf};
+
+use common::fixture;
+use hvguard_advisory::import::{import_path, import_path_with, ImportOptions, Imported};
+use hvguard_advisory::store::{
+    update_store, ImportBatch, Progress, SourceInfo, Store, StoreError, SCHEMA_VERSION,
+};
+use hvguard_advisory::{shipped_snapshot, Advisory, Product};
+
+const NOW: &str = "2026-11-27T12:00:00Z";
+
+fn batch(name: &str, imported: Imported) -> ImportBatch {
+    ImportBatch {
+        source: SourceInfo {
+            name: name.into(),
+            location: format!("/fixtures/{name}"),
+            format: "test".into(),
+            size: 0,
+            sha256: None,
+        },
+        imported,
+    }
+}
+
+fn import(rel: &str) -> Imported {
+    import_path(&fixture(rel)).unwrap_or_else(|e| panic!("{rel}: {e}"))
+}
+
+/// The tracker fixture holds no hypervisor package, so ask for the packages it does hold.
+fn debian() -> Imported {
+    let options = ImportOptions {
+        debian_packages: ["chromium", "prototypejs"].map(String::from).into(),
+        ..ImportOptions::default()
+    };
+    import_path_with(&fixture("debian"), &options).expect("debian")
+}
+
+fn shipped() -> Imported {
+    Imported {
+        advisories: shipped_snapshot().expect("shipped snapshot"),
+        ..Imported::default()
+    }
+}
+
+fn ok(_: Progress) -> Result<(), String> {
+    Ok(())
+}
+
+fn write(path: &Path, batches: &[ImportBatch]) {
+    update_store(path, batches, NOW, &mut ok).unwrap_or_else(|e| panic!("{e}"));
+}
+
+/// Everything in the store's folder except the store itself: temp copies must not linger.
+fn leftovers(dir: &Path, store: &Path) -> Vec<PathBuf> {
+    let mut out: Vec<PathBuf> = std::fs::read_dir(dir)
+        .expect("read dir")
+        .map(|e| e.expect("entry").path())
+        .filter(|p| p != store && !p.to_string_lossy().ends_with(".lock"))
+        .collect();
+    out.sort();
+    out
+}
+
+#[test]
+fn imports_every_real_fixture_feed_and_joins_the_facts() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let db = dir.path().join("sub/advisories.db");
+    let batches = vec![
+        batch("shipped", shipped()),
+        batch("cve5", import("cvelistV5")),
+        batch("nvd", import("nvd")),
+        batch("osv", import("osv")),
+        batch("debian", debian()),
+        batch("kev", import("kev")),
+        batch("epss", import("epss/epss_scores-sample.csv")),
+    ];
+    let summary = update_store(&db, &batches, NOW, &mut ok).expect("update");
+    assert_eq!(summary.path, db);
+    let store = Store::open_readonly(&db).expect("open");
+    let status = store.status().expect("status");
+    assert_eq!(status.schema_version, SCHEMA_VERSION);
+    assert_eq!(status.sources.len(), 7);
+    assert_eq!(status.kev, 1404, "the KEV fixture has 1404 entries");
+    assert_eq!(status.epss, 7, "the EPSS sample has 7 rows");
+    assert!(status.distro > 0);
+    let kev = status
+        .sources
+        .iter()
+        .find(|s| s.name == "kev")
+        .expect("kev");
+    assert_eq!(kev.records, 1404);
+    assert_eq!(kev.imported_at, NOW);
+    assert!(status.per_product.get("qemu").copied().unwrap_or(0) > 100);
+    assert_eq!(summary.advisories, status.advisories);
+
+    let advisories = store.advisories().expect("load");
+    assert_eq!(advisories.len() as u64, status.advisories);
+    let ids: Vec<&str> = advisories.iter().map(|a| a.id.as_str()).collect();
+    let mut sorted = ids.clone();
+    sorted.sort();
+    assert_eq!(ids, sorted, "advisories come back sorted by id");
+    // VENOM (CVE-2015-3456) is in the EPSS sample: the score is joined at load time.
+    let venom = advisories
+        .iter()
+        .find(|a| a.id == "CVE-2015-3456")
+        .expect("VENOM");
+    assert!(venom.epss.is_some(), "EPSS joined onto {}", venom.id);
+    assert!(venom.products.iter().any(|p| p.product == Product::Qemu));
+    // The later NVD batch replaced the CVE 5 record of the same id: last source wins.
+    let rustsec: Vec<&Advisory> = advisories
+        .iter()
+        .filter(|a| {
+            a.id.starts_with("RUSTSEC-") || a.aliases.iter().any(|x| x.starts_with("RUSTSEC-"))
+        })
+        .collect();
+    assert!(!rustsec.is_empty(), "OSV records stored");
+    assert!(leftovers(dir.path().join("sub").as_path(), &db).is_empty());
+}
+
+#[test]
+fn a_failure_half_way_leaves_the_old_store_byte_identical() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let db = dir.path().join("advisories.db");
+    write(&db, &[batch("cve5", import("cvelistV5"))]);
+    let before = std::fs::read(&db).expect("read");
+
+    let big = batch("shipped", shipped());
+    let half = big.records() / 2;
+    let mut seen_progress = 0;
+    let mut fail_half_way = |p: Progress| {
+        seen_progress = p.done;
+        if p.done >= half {
+            Err(format!(
+                "simulated kill after {} of {} records",
+                p.done, p.total
+            ))
+        } else {
+            Ok(())
+        }
+    };
+    let err = update_store(&db, &[big], NOW, &mut fail_half_way).expect_err("must fail");
+    assert!(matches!(err, StoreError::Interrupted { .. }), "{err}");
+    assert!(err.to_string().contains("advisories.db"), "{err}");
+    assert!(seen_progress >= half && seen_progress > 0);
+    assert_eq!(
+        std::fs::read(&db).expect("read"),
+        before,
+        "old store unchanged"
+    );
+    assert!(leftovers(dir.path(), &db).is_empty(), "temp copy removed");
+    // And the old store still reads.
+    let store = Store::open_readonly(&db).expect("open");
+    assert_eq!(store.advisories().expect("load").len(), 20);
+}
+
+#[test]
+fn a_store_from_a_newer_schema_is_refused_by_readers_and_writers() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let db = dir.path().join("advisories.db");
+    write(&db, &[batch("osv", import("osv"))]);
+    {
+        let conn = rusqlite::Connection::open(&db).expect("open");
+        conn.execute(
+            "UPDATE meta SET value = ?1 WHERE key = 'schema_version'",
+            [(SCHEMA_VERSION + 1).to_string()],
+        )
+        .expect("bump");
+    }
+    let before = std::fs::read(&db).expect("read");
+    let err = Store::open_readonly(&db).expect_err("newer schema");
+    assert!(matches!(err, StoreError::NewerSchema { .. }), "{err}");
+    let text = err.to_string();
+    assert!(text.contains(&db.display().to_string()), "{text}");
+    assert!(text.contains("newer"), "{text}");
+    let err = update_store(&db, &[batch("kev", import("kev"))], NOW, &mut ok).expect_err("refused");
+    assert!(matches!(err, StoreError::NewerSchema { .. }), "{err}");
+    assert_eq!(std::fs::read(&db).expect("read"), before);
+    assert!(leftovers(dir.path(), &db).is_empty());
+}
+
+#[test]
+fn junk_and_missing_files_are_clear_errors_naming_the_path() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let junk = dir.path().join("junk.db");
+    std::fs::write(&junk, vec![b'x'; 4096]).expect("write");
+    let err = Store::open_readonly(&junk).expect_err("junk");
+    assert!(err.to_string().contains("junk.db"), "{err}");
+    let err = update_store(&junk, &[batch("osv", import("osv"))], NOW, &mut ok).expect_err("junk");
+    assert!(err.to_string().contains("junk.db"), "{err}");
+    assert_eq!(std::fs::read(&junk).expect("read"), vec![b'x'; 4096]);
+
+    let missing = dir.path().join("missing.db");
+    let err = Store::open_readonly(&missing).expect_err("missing");
+    assert!(err.to_string().contains("missing.db"), "{err}");
+    assert!(!missing.exists(), "reading never creates a store");
+}
+
+#[test]
+fn importing_a_source_again_replaces_what_it_brought() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let db = dir.path().join("advisories.db");
+    write(
+        &db,
+        &[
+            batch("feed", import("cvelistV5")),
+            batch("osv", import("osv")),
+        ],
+    );
+    let one = import("cvelistV5/CVE-2024-3446.json");
+    write(&db, &[batch("feed", one)]);
+    let store = Store::open_readonly(&db).expect("open");
+    let status = store.status().expect("status");
+    let feed = status
+        .sources
+        .iter()
+        .find(|s| s.name == "feed")
+        .expect("feed");
+    assert_eq!(feed.records, 1);
+    let osv = status
+        .sources
+        .iter()
+        .find(|s| s.name == "osv")
+        .expect("osv");
+    assert_eq!(osv.records, 4, "other sources are kept");
+    assert_eq!(status.advisories, 5);
+}
+
+#[test]
+fn seen_pairs_are_new_once_and_survive_updates() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let db = dir.path().join("state/advisories.db");
+    let pairs = vec![
+        (
+            "CVE-2024-3446".to_owned(),
+            "/usr/bin/qemu-system-x86_64".to_owned(),
+        ),
+        (
+            "CVE-2024-3446".to_owned(),
+            "/opt/kata/bin/qemu-system-x86_64".to_owned(),
+        ),
+    ];
+    {
+        let mut store = Store::open_or_create(&db).expect("create");
+        assert_eq!(store.record_seen(&pairs, NOW).expect("seen"), pairs);
+        assert!(store.record_seen(&pairs, NOW).expect("seen").is_empty());
+    }
+    write(&db, &[batch("osv", import("osv"))]);
+    let mut store = Store::open_or_create(&db).expect("open");
+    assert_eq!(store.status().expect("status").seen, 2);
+    let more = vec![
+        pairs[0].clone(),
+        (
+            "CVE-2015-3456".to_owned(),
+            "/usr/bin/qemu-system-x86_64".to_owned(),
+        ),
+    ];
+    assert_eq!(
+        store.record_seen(&more, NOW).expect("seen"),
+        vec![more[1].clone()]
+    );
+}
+
+#[test]
+fn ten_thousand_records_round_trip() {
+    let base = shipped_snapshot().expect("shipped");
+    let mut advisories = Vec::new();
+    for i in 0..10_000usize {
+        let mut a = base[i % base.len()].clone();
+        a.id = format!("HVG-SYNTH-{i:05}");
+        advisories.push(a);
+    }
+    let dir = tempfile::tempdir().expect("tempdir");
+    let db = dir.path().join("advisories.db");
+    let imported = Imported {
+        advisories,
+        ..Imported::default()
+    };
+    write(&db, &[batch("synthetic", imported)]);
+    let store = Store::open_readonly(&db).expect("open");
+    let started = std::time::Instant::now();
+    let loaded = store.advisories().expect("load");
+    eprintln!(
+        "loaded {} advisories in {:?}",
+        loaded.len(),
+        started.elapsed()
+    );
+    assert_eq!(loaded.len(), 10_000);
+    assert_eq!(loaded[0].id, "HVG-SYNTH-00000");
+    assert_eq!(loaded[0].products, base[0].products);
+}
+
+#[test]
+fn a_path_source_is_named_sized_and_hashed() {
+    let file = fixture("epss/epss_scores-sample.csv.gz");
+    let imported = import_path(&file).expect("epss");
+    let info = SourceInfo::for_path(&file, &imported).expect("info");
+    assert!(
+        info.name.ends_with("epss/epss_scores-sample.csv.gz"),
+        "{}",
+        info.name
+    );
+    assert_eq!(info.size, std::fs::metadata(&file).expect("meta").len());
+    assert_eq!(info.format, "epss");
+    assert_eq!(info.sha256.as_deref().map(str::len), Some(64));
+
+    let dir = fixture("osv");
+    let imported = import_path(&dir).expect("osv");
+    let info = SourceInfo::for_path(&dir, &imported).expect("info");
+    assert_eq!(info.sha256, None, "a folder has no single hash");
+    assert_eq!(info.format, "osv");
+    assert!(info.size > 0);
+}
+
+#[test]
+fn a_concurrent_update_is_refused_and_stale_copies_are_cleared() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let db = dir.path().join("advisories.db");
+    write(&db, &[batch("osv", import("osv"))]);
+    let before = std::fs::read(&db).expect("read");
+    // What a killed update leaves behind.
+    let stale = dir.path().join(".advisories.db.tmp-999999");
+    std::fs::write(&stale, b"half a database").expect("stale");
+
+    let held = std::fs::File::open(dir.path().join(".advisories.db.lock")).expect("lock file");
+    rustix::fs::flock(&held, rustix::fs::FlockOperation::NonBlockingLockExclusive).expect("flock");
+    let err = update_store(&db, &[batch("kev", import("kev"))], NOW, &mut ok).expect_err("locked");
+    assert!(
+        err.to_string().contains("another hvguard is updating"),
+        "{err}"
+    );
+    assert_eq!(std::fs::read(&db).expect("read"), before);
+    drop(held);
+
+    write(&db, &[batch("kev", import("kev"))]);
+    assert!(!stale.exists(), "stale copy removed under the lock");
+    assert!(leftovers(dir.path(), &db).is_empty());
+}
+
+#[test]
+fn load_advisories_falls_back_to_the_shipped_snapshot_only_without_records() {
+    use hvguard_advisory::store::{load_advisories, AdvisoryOrigin};
+    let dir = tempfile::tempdir().expect("tempdir");
+    let db = dir.path().join("advisories.db");
+    let shipped = shipped_snapshot().expect("shipped").len();
+
+    let (list, origin) = load_advisories(&db).expect("no store");
+    assert_eq!((list.len(), origin), (shipped, AdvisoryOrigin::Shipped));
+
+    Store::open_or_create(&db).expect("empty store");
+    let (list, origin) = load_advisories(&db).expect("empty store");
+    assert_eq!((list.len(), origin), (shipped, AdvisoryOrigin::Shipped));
+
+    write(&db, &[batch("osv", import("osv"))]);
+    let (list, origin) = load_advisories(&db).expect("store");
+    assert_eq!((list.len(), origin), (4, AdvisoryOrigin::Store(db.clone())));
+
+    std::fs::write(&db, b"not sqlite at all, just text that is long enough").expect("junk");
+    assert!(
+        load_advisories(&db).is_err(),
+        "a broken store is an error, not a fallback"
+    );
+}

@@ -1,0 +1,345 @@
+//! `hvguard db status | import PATH... | update [--source NAME|URL]... [--offline]`: the
+//! local advisory store (docs/advisory-store.md).
+
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use anyhow::{bail, Context, Result};
+use hvguard_advisory::fetch::{
+    default_sources, select_sources, update_from_sources, FetchConfig, HttpClient, UpdateOptions,
+    NVD_API_KEY_VAR,
+};
+use hvguard_advisory::import::{import_path_with, ImportOptions};
+use hvguard_advisory::store::{
+    store_path, update_store, ImportBatch, Progress, SourceInfo, Store, StoreStatus,
+};
+
+use super::Outcome;
+
+/// `hvguard db`: inspect and fill the advisory store.
+#[derive(Debug, clap::Args)]
+pub struct DbArgs {
+    /// The store file (default: /var/lib/hvguard/advisories.db as root, else
+    /// $XDG_DATA_HOME/hvguard/advisories.db or ~/.local/share/hvguard/advisories.db).
+    #[arg(long, value_name = "FILE", env = "HVGUARD_DB", global = true)]
+    pub db: Option<PathBuf>,
+    #[command(subcommand)]
+    pub command: DbCommand,
+}
+
+/// What to do with the store.
+#[derive(Debug, clap::Subcommand)]
+pub enum DbCommand {
+    /// Show the store: sources, record counts per source and product, age of each source.
+    Status {
+        /// Output format.
+        #[arg(long, value_enum, default_value_t = StatusFormat::Text)]
+        format: StatusFormat,
+    },
+    /// Import feed files or folders (OSV, OSV zip, CVE 5, NVD 2.0, Debian tracker, KEV,
+    /// EPSS, hvguard snapshot). All or nothing: a broken file leaves the store unchanged.
+    Import {
+        /// Files or folders to import.
+        #[arg(required = true, value_name = "PATH")]
+        paths: Vec<PathBuf>,
+    },
+    /// Download the configured feeds (NVD, Debian tracker, KEV, EPSS, OSV) into the store.
+    Update {
+        /// A source name (`nvd-qemu`, `nvd` for every nvd-*, `kev`, `epss`,
+        /// `debian-tracker`, `osv-crates-io`) or an http(s) URL of a feed file; repeatable.
+        /// Default: every configured source.
+        #[arg(long = "source", value_name = "NAME|URL")]
+        sources: Vec<String>,
+        /// Do not download: say so and keep the store as it is (exit 0).
+        #[arg(long)]
+        offline: bool,
+        /// Extra attempts for a download that fails with 5xx, 429 or a network error.
+        #[arg(long, value_name = "N", default_value_t = 3)]
+        retries: u32,
+        /// Time limit for one download, in seconds.
+        #[arg(long, value_name = "SECONDS", default_value_t = 600)]
+        timeout: u64,
+    },
+}
+
+/// `db status` output formats.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum StatusFormat {
+    /// For people.
+    Text,
+    /// For tools.
+    Json,
+}
+
+/// Runs `hvguard db ...`.
+pub fn run(args: DbArgs) -> Result<Outcome> {
+    let path = store_path(args.db.as_deref())?;
+    match args.command {
+        DbCommand::Status { format } => status(&path, format),
+        DbCommand::Import { paths } => import(&path, &paths),
+        DbCommand::Update {
+            sources,
+            offline,
+            retries,
+            timeout,
+        } => update(&path, &sources, offline, retries, timeout),
+    }
+}
+
+fn status(path: &Path, format: StatusFormat) -> Result<Outcome> {
+    let shipped = hvguard_advisory::shipped_snapshot()
+        .context("the shipped advisory snapshot")?
+        .len();
+    if !path.exists() {
+        match format {
+            StatusFormat::Json => println!(
+                "{}",
+                serde_json::to_string_pretty(&serde_json::json!({
+                    "store": null,
+                    "path": path,
+                    "shipped_advisories": shipped,
+                }))?
+            ),
+            StatusFormat::Text => println!(
+                "No advisory store at {}: scans use the shipped snapshot ({shipped} advisories).\n\
+                 Fill the store with `hvguard db update` or `hvguard db import PATH...`.",
+                path.display()
+            ),
+        }
+        return Ok(Outcome::Clean);
+    }
+    let status = Store::open_readonly(path)?.status()?;
+    match format {
+        StatusFormat::Json => println!(
+            "{}",
+            serde_json::to_string_pretty(&serde_json::json!({
+                "store": status,
+                "path": path,
+                "shipped_advisories": shipped,
+            }))?
+        ),
+        StatusFormat::Text => print!("{}", render_status(&status, jiff::Timestamp::now())),
+    }
+    Ok(Outcome::Clean)
+}
+
+/// The text of `db status`; `now` is a parameter so that ages are testable.
+fn render_status(status: &StoreStatus, now: jiff::Timestamp) -> String {
+    use std::fmt::Write;
+    let mut out = String::new();
+    let _ = writeln!(
+        out,
+        "Advisory store: {} (schema {})",
+        status.path.display(),
+        status.schema_version
+    );
+    let products: Vec<String> = status
+        .per_product
+        .iter()
+        .map(|(p, n)| format!("{p} {n}"))
+        .collect();
+    let _ = writeln!(
+        out,
+        "Advisories: {}{}",
+        status.advisories,
+        if products.is_empty() {
+            String::new()
+        } else {
+            format!(" ({})", products.join(", "))
+        }
+    );
+    let _ = writeln!(
+        out,
+        "Facts: {} KEV entries, {} EPSS scores, {} distro verdicts; {} reported (advisory, binary) pairs",
+        status.kev, status.epss, status.distro, status.seen
+    );
+    if status.sources.is_empty() {
+        let _ = writeln!(out, "Sources: none imported yet");
+        return out;
+    }
+    let _ = writeln!(out, "Sources:");
+    let width = status
+        .sources
+        .iter()
+        .map(|s| s.name.len())
+        .max()
+        .unwrap_or(0);
+    for s in &status.sources {
+        let location = if s.location == s.name {
+            ""
+        } else {
+            &s.location
+        };
+        let line = format!(
+            "  {:width$}  {:>8} records  {:>9}  {}  {location}",
+            s.name,
+            s.records,
+            age(&s.imported_at, now),
+            s.format,
+        );
+        let _ = writeln!(out, "{}", line.trim_end());
+    }
+    out
+}
+
+/// `3d 4h old`, `25m old`; the raw text when the timestamp does not parse.
+fn age(imported_at: &str, now: jiff::Timestamp) -> String {
+    let Ok(then) = imported_at.parse::<jiff::Timestamp>() else {
+        return imported_at.to_owned();
+    };
+    let secs = now.as_second().saturating_sub(then.as_second()).max(0);
+    let (d, h, m) = (secs / 86_400, (secs % 86_400) / 3600, (secs % 3600) / 60);
+    if d > 0 {
+        format!("{d}d {h}h old")
+    } else if h > 0 {
+        format!("{h}h {m}m old")
+    } else {
+        format!("{m}m old")
+    }
+}
+
+fn import(path: &Path, inputs: &[PathBuf]) -> Result<Outcome> {
+    let options = ImportOptions::default();
+    let mut batches = Vec::new();
+    // Parse everything first: a broken file stops the command before the store is touched.
+    for input in inputs {
+        eprintln!("hvguard: importing {}", input.display());
+        let imported = import_path_with(input, &options)?;
+        let source = SourceInfo::for_path(input, &imported)?;
+        batches.push(ImportBatch { source, imported });
+    }
+    let summary = update_store(
+        path,
+        &batches,
+        &crate::pipeline::now(),
+        &mut progress_printer(),
+    )?;
+    for (name, records) in &summary.sources {
+        eprintln!("hvguard: {name}: {records} record(s)");
+    }
+    eprintln!(
+        "hvguard: {} advisories in {}",
+        summary.advisories,
+        summary.path.display()
+    );
+    Ok(Outcome::Clean)
+}
+
+fn update(
+    path: &Path,
+    selectors: &[String],
+    offline: bool,
+    retries: u32,
+    timeout: u64,
+) -> Result<Outcome> {
+    if offline {
+        let kept = if path.exists() {
+            format!("the store at {} is kept as it is", path.display())
+        } else {
+            format!(
+                "there is no store at {}, so scans use the shipped snapshot",
+                path.display()
+            )
+        };
+        eprintln!("hvguard: --offline: nothing downloaded; {kept}");
+        return Ok(Outcome::Clean);
+    }
+    let sources = select_sources(&default_sources(), selectors)?;
+    let options = UpdateOptions::from_env();
+    if options.nvd_api_key.is_some() {
+        eprintln!("hvguard: using the NVD API key from {NVD_API_KEY_VAR}");
+    }
+    let client = HttpClient::new(FetchConfig {
+        retries,
+        request_timeout: Duration::from_secs(timeout.max(1)),
+        ..FetchConfig::default()
+    });
+    let result = update_from_sources(
+        path,
+        &client,
+        &sources,
+        &options,
+        &crate::pipeline::now(),
+        &mut |line| eprintln!("hvguard: {line}"),
+        &mut progress_printer(),
+    );
+    match result {
+        Ok(summary) => {
+            eprintln!(
+                "hvguard: {} advisories in {}",
+                summary.advisories,
+                summary.path.display()
+            );
+            Ok(Outcome::Clean)
+        }
+        Err(e) => {
+            let kept = if path.exists() {
+                format!("the previous store at {} is kept", path.display())
+            } else {
+                "no store was written; scans use the shipped snapshot".to_owned()
+            };
+            bail!("{e} (update abandoned: {kept})")
+        }
+    }
+}
+
+/// A progress line on stderr every tenth of a big write.
+fn progress_printer() -> impl FnMut(Progress) -> Result<(), String> {
+    let mut next_tenth = 1;
+    move |p: Progress| {
+        if p.total >= 20_000 && p.done * 10 >= p.total * next_tenth {
+            eprintln!("hvguard: written {}/{} records", p.done, p.total);
+            next_tenth = p.done * 10 / p.total + 1;
+        }
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use hvguard_advisory::store::SourceStatus;
+    use std::collections::BTreeMap;
+
+    #[test]
+    fn ages_are_days_hours_or_minutes() {
+        let now: jiff::Timestamp = "2026-11-27T12:00:00Z".parse().expect("ts");
+        assert_eq!(age("2026-11-24T08:00:00Z", now), "3d 4h old");
+        assert_eq!(age("2026-11-27T10:30:00Z", now), "1h 30m old");
+        assert_eq!(age("2026-11-27T11:55:00Z", now), "5m old");
+        assert_eq!(age("yesterday", now), "yesterday");
+    }
+
+    #[test]
+    fn status_text_lists_sources_and_products() {
+        let now: jiff::Timestamp = "2026-11-27T12:00:00Z".parse().expect("ts");
+        let status = StoreStatus {
+            path: "/var/lib/hvguard/advisories.db".into(),
+            schema_version: 1,
+            sources: vec![SourceStatus {
+                name: "kev".into(),
+                location: "https://example.org/kev.json".into(),
+                format: "kev".into(),
+                imported_at: "2026-11-25T12:00:00Z".into(),
+                records: 1404,
+                size: 1,
+                sha256: None,
+            }],
+            advisories: 3,
+            per_product: BTreeMap::from([("qemu".into(), 2), ("firecracker".into(), 1)]),
+            kev: 1404,
+            epss: 0,
+            distro: 0,
+            seen: 0,
+        };
+        let text = render_status(&status, now);
+        assert!(
+            text.contains("Advisories: 3 (firecracker 1, qemu 2)"),
+            "{text}"
+        );
+        assert!(
+            text.contains("kev      1404 records  2d 0h old  kev  https://example.org/kev.json"),
+            "{text}"
+        );
+    }
+}

@@ -1,0 +1,409 @@
+//! Debian package changelogs (`/usr/share/doc/<pkg>/changelog.Debian.gz`): which CVEs each
+//! entry says it fixed. The advisory matcher uses them as backport evidence, because a
+//! distro package keeps its upstream version number while carrying later fixes.
+//!
+//! Only the packages owning a discovered hypervisor binary, and their siblings built from
+//! the same source package, are read: a host has thousands of changelogs and none of the
+//! others can change a hypervisor verdict.
+
+use hvguard_core::{
+    ChangelogEntry, HostRoot, Hypervisor, Package, PackageManager, Probe, RootError,
+};
+use std::collections::{BTreeMap, BTreeSet};
+use std::io::Read;
+use std::path::{Path, PathBuf};
+
+/// The largest compressed changelog read; QEMU's, the longest of its kind, is under 200 KiB.
+pub const COMPRESSED_LIMIT: u64 = 8 << 20;
+
+/// The largest decompressed changelog accepted: guards against a gzip bomb under `--root`.
+pub const DECOMPRESSED_LIMIT: u64 = 64 << 20;
+
+/// Why one changelog could not be used.
+#[derive(Debug, thiserror::Error)]
+pub enum ChangelogError {
+    /// Opening or reading through the root failed (too large, not a file, I/O).
+    #[error(transparent)]
+    Root(#[from] RootError),
+    /// The gzip stream is corrupt or truncated.
+    #[error("{path}: not a readable gzip stream: {source}")]
+    Gzip {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+    /// The decompressed text exceeds [`DECOMPRESSED_LIMIT`].
+    #[error("{path}: decompresses to more than {limit} bytes (refusing a possible gzip bomb)")]
+    Bomb { path: PathBuf, limit: u64 },
+}
+
+/// What changelog collection found: CVE-bearing entries per package, and the changelogs
+/// that exist but could not be read.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Changelogs {
+    /// Package name -> entries naming at least one CVE, in file order (newest first).
+    pub entries: BTreeMap<String, Vec<ChangelogEntry>>,
+    /// One line per unusable changelog, naming its path.
+    pub warnings: Vec<String>,
+}
+
+/// Where dpkg installs a package's Debian changelog, as the host sees it.
+pub fn changelog_path(package: &str) -> PathBuf {
+    Path::new("/usr/share/doc")
+        .join(package)
+        .join("changelog.Debian.gz")
+}
+
+/// Reads the changelogs of the dpkg packages that own a hypervisor in `hypervisors`, and of
+/// every installed package built from the same source. A missing changelog is normal
+/// (`--path-exclude` for docs is common on servers) and yields nothing; any other failure
+/// is a warning.
+pub fn collect(
+    root: &HostRoot,
+    packages: &Probe<Vec<Package>>,
+    hypervisors: &[Hypervisor],
+) -> Changelogs {
+    let installed = packages.value().map_or(&[][..], Vec::as_slice);
+    let owners: Vec<(&str, &str)> = hypervisors
+        .iter()
+        .filter_map(|h| h.package.as_ref())
+        .filter(|p| p.manager == PackageManager::Dpkg)
+        .map(|p| (p.name.as_str(), p.source.as_str()))
+        .collect();
+    let mut out = Changelogs::default();
+    // Sibling doc folders are often symlinks to one shared folder: parse each file once.
+    let mut parsed: BTreeMap<PathBuf, Vec<ChangelogEntry>> = BTreeMap::new();
+    let mut covered_sources: BTreeSet<&str> = BTreeSet::new();
+    for (name, source) in &owners {
+        if read_into(root, name, &mut parsed, &mut out) {
+            covered_sources.insert(source);
+        }
+    }
+    // Every binary package of a source ships the same changelog, so siblings are read only
+    // for a source whose owning packages have none (docs excluded, or split differently):
+    // reading all of QEMU's a dozen times would cost milliseconds on every scan.
+    let mut wanted: BTreeSet<&str> = owners
+        .iter()
+        .map(|(_, source)| *source)
+        .filter(|source| !covered_sources.contains(source))
+        .collect();
+    for package in installed
+        .iter()
+        .filter(|p| p.manager == PackageManager::Dpkg)
+    {
+        let source = package.source_name.as_str();
+        if wanted.contains(source) && read_into(root, &package.name, &mut parsed, &mut out) {
+            wanted.remove(source);
+        }
+    }
+    out
+}
+
+/// Reads `package`'s changelog into `out`; true when one was found and parsed.
+fn read_into(
+    root: &HostRoot,
+    package: &str,
+    parsed: &mut BTreeMap<PathBuf, Vec<ChangelogEntry>>,
+    out: &mut Changelogs,
+) -> bool {
+    if out.entries.contains_key(package) {
+        return true;
+    }
+    let host_path = changelog_path(package);
+    let real = match root.resolve(&host_path) {
+        Ok(real) => real,
+        Err(e) => {
+            out.warnings.push(e.to_string());
+            return false;
+        }
+    };
+    if let Some(entries) = parsed.get(&real) {
+        out.entries.insert(package.to_owned(), entries.clone());
+        return true;
+    }
+    match read_changelog(root, &host_path) {
+        Ok(entries) => {
+            parsed.insert(real, entries.clone());
+            out.entries.insert(package.to_owned(), entries);
+            true
+        }
+        Err(ChangelogError::Root(e)) if e.is_not_found() => false,
+        Err(e) => {
+            out.warnings.push(e.to_string());
+            false
+        }
+    }
+}
+
+/// Reads one gzip-compressed changelog through `root` with both size caps, and returns its
+/// CVE-bearing entries.
+pub fn read_changelog(
+    root: &HostRoot,
+    host_path: &Path,
+) -> Result<Vec<ChangelogEntry>, ChangelogError> {
+    let compressed = root.read_bytes(host_path, COMPRESSED_LIMIT)?;
+    let text = decompress(host_path, &compressed)?;
+    Ok(parse(&text))
+}
+
+/// Decompresses at most [`DECOMPRESSED_LIMIT`] bytes; a longer stream is refused.
+pub fn decompress(path: &Path, compressed: &[u8]) -> Result<String, ChangelogError> {
+    let mut out = Vec::new();
+    flate2::read::MultiGzDecoder::new(compressed)
+        .take(DECOMPRESSED_LIMIT + 1)
+        .read_to_end(&mut out)
+        .map_err(|source| ChangelogError::Gzip {
+            path: path.to_path_buf(),
+            source,
+        })?;
+    if out.len() as u64 > DECOMPRESSED_LIMIT {
+        return Err(ChangelogError::Bomb {
+            path: path.to_path_buf(),
+            limit: DECOMPRESSED_LIMIT,
+        });
+    }
+    // Entries from before Debian's UTF-8 switch are Latin-1; only ASCII ids matter here.
+    Ok(String::from_utf8_lossy(&out).into_owned())
+}
+
+/// The version in an entry header: `qemu (1:7.2+dfsg-7+deb12u18) bookworm; urgency=medium`.
+fn header_version(line: &str) -> Option<&str> {
+    if line.starts_with(char::is_whitespace) || !line.contains("urgency=") {
+        return None;
+    }
+    let (_package, rest) = line.split_once(" (")?;
+    let (version, _dists) = rest.split_once(')')?;
+    let version = version.trim();
+    (!version.is_empty() && !version.contains(char::is_whitespace)).then_some(version)
+}
+
+/// Parses changelog text into the entries that name CVEs, in file order. Lines outside an
+/// entry (before the first header, after a trailer) are ignored, as dpkg-parsechangelog
+/// does with its warnings.
+pub fn parse(text: &str) -> Vec<ChangelogEntry> {
+    let mut out = Vec::new();
+    let mut current: Option<(String, u32, BTreeSet<String>)> = None;
+    for (index, line) in text.lines().enumerate() {
+        let line_no = u32::try_from(index + 1).unwrap_or(u32::MAX);
+        if let Some(version) = header_version(line) {
+            finish(&mut out, current.take());
+            current = Some((version.to_owned(), line_no, BTreeSet::new()));
+        } else if line.starts_with(" -- ") {
+            finish(&mut out, current.take());
+        } else if let Some((_, _, cves)) = current.as_mut() {
+            cves.extend(cve_ids(line));
+        }
+    }
+    finish(&mut out, current);
+    out
+}
+
+fn finish(out: &mut Vec<ChangelogEntry>, entry: Option<(String, u32, BTreeSet<String>)>) {
+    if let Some((version, line, cves)) = entry {
+        if !cves.is_empty() {
+            out.push(ChangelogEntry {
+                version,
+                cves: cves.into_iter().collect(),
+                line,
+            });
+        }
+    }
+}
+
+/// Every `CVE-YYYY-NNNN...` in `line` (4-digit year, at least 4 sequence digits), as an
+/// upper-case id. A match glued to a preceding letter or digit is not an id.
+pub fn cve_ids(line: &str) -> Vec<String> {
+    let bytes = line.as_bytes();
+    let mut out = Vec::new();
+    let mut i = 0;
+    while i + 4 <= bytes.len() {
+        let starts = bytes[i..i + 4].eq_ignore_ascii_case(b"CVE-")
+            && (i == 0 || !bytes[i - 1].is_ascii_alphanumeric());
+        if !starts {
+            i += 1;
+            continue;
+        }
+        let year = digits(&bytes[i + 4..]);
+        let after_year = i + 4 + year;
+        if year == 4 && bytes.get(after_year) == Some(&b'-') {
+            let seq = digits(&bytes[after_year + 1..]);
+            let end = after_year + 1 + seq;
+            let glued = bytes.get(end).is_some_and(u8::is_ascii_alphanumeric);
+            if seq >= 4 && !glued {
+                out.push(format!("CVE-{}", &line[i + 4..end]));
+                i = end;
+                continue;
+            }
+        }
+        i += 4;
+    }
+    out
+}
+
+fn digits(bytes: &[u8]) -> usize {
+    bytes.iter().take_while(|b| b.is_ascii_digit()).count()
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used, clippy::expect_used)]
+mod tests {
+    use super::*;
+    use flate2::write::GzEncoder;
+    use flate2::Compression;
+    use hvguard_core::PackageRef;
+    use std::io::Write;
+
+    const REAL: &str =
+        "../../tests/fixtures/hosts/debian12-nested-pvm/usr/share/doc/qemu-system-x86/changelog.Debian.gz";
+
+    fn gz(bytes: &[u8]) -> Vec<u8> {
+        let mut e = GzEncoder::new(Vec::new(), Compression::default());
+        e.write_all(bytes).unwrap();
+        e.finish().unwrap()
+    }
+
+    #[test]
+    fn cve_ids_are_found_with_their_boundaries() {
+        assert_eq!(
+            cve_ids("Closes: #1117153, CVE-2025-11234 (UAF) cve-2024-3446."),
+            vec!["CVE-2025-11234", "CVE-2024-3446"]
+        );
+        assert!(cve_ids("XCVE-2024-3446 CVE-24-1234 CVE-2024-123 CVE-2024-12345a").is_empty());
+        assert_eq!(cve_ids("(CVE-2021-3929)"), vec!["CVE-2021-3929"]);
+    }
+
+    #[test]
+    fn entries_keep_version_line_and_cves() {
+        let text = "qemu (1:7.2+dfsg-7+deb12u2) bookworm-security; urgency=medium\n\
+                    \n  * fix CVE-2023-3180 and CVE-2023-3180 again\n\
+                    \n -- Michael Tokarev <mjt@tls.msk.ru>  Mon, 1 Jan 2024 00:00:00 +0300\n\
+                    \nqemu (1:7.2+dfsg-7+deb12u1) bookworm; urgency=medium\n\
+                    \n  * no ids here\n\
+                    \n -- Michael Tokarev <mjt@tls.msk.ru>  Mon, 1 Jan 2023 00:00:00 +0300\n\
+                    stray CVE-2020-0001 after a trailer\n";
+        let entries = parse(text);
+        assert_eq!(
+            entries,
+            vec![ChangelogEntry {
+                version: "1:7.2+dfsg-7+deb12u2".into(),
+                cves: vec!["CVE-2023-3180".into()],
+                line: 1,
+            }]
+        );
+    }
+
+    #[test]
+    fn the_real_qemu_changelog() {
+        let bytes = std::fs::read(REAL).unwrap();
+        let text = decompress(Path::new(REAL), &bytes).unwrap();
+        let entries = parse(&text);
+        let top = &entries[0];
+        assert_eq!(top.version, "1:7.2+dfsg-7+deb12u18");
+        assert_eq!(top.line, 1);
+        assert!(top.cves.contains(&"CVE-2025-11234".to_string()));
+        assert!(entries.len() > 20, "{}", entries.len());
+        // The header line numbers point at real headers.
+        let lines: Vec<&str> = text.lines().collect();
+        for e in &entries {
+            let header = lines[e.line as usize - 1];
+            assert!(header.starts_with("qemu ("), "{header}");
+            assert!(header.contains(&e.version), "{header}");
+        }
+    }
+
+    #[test]
+    fn garbage_truncated_and_bombs_are_errors_naming_the_path() {
+        let p = Path::new("/usr/share/doc/x/changelog.Debian.gz");
+        let err = decompress(p, b"not gzip at all").unwrap_err();
+        assert!(matches!(err, ChangelogError::Gzip { .. }), "{err}");
+        assert!(err.to_string().starts_with("/usr/share/doc/x/"), "{err}");
+        let whole = gz(b"qemu (1.0-1) unstable; urgency=low\n  * CVE-2020-1234\n");
+        let err = decompress(p, &whole[..whole.len() - 10]).unwrap_err();
+        assert!(matches!(err, ChangelogError::Gzip { .. }), "{err}");
+        let bomb = gz(&vec![b'a'; (DECOMPRESSED_LIMIT + 1) as usize]);
+        assert!(bomb.len() < 1 << 20);
+        let err = decompress(p, &bomb).unwrap_err();
+        assert!(matches!(err, ChangelogError::Bomb { .. }), "{err}");
+    }
+
+    fn package(name: &str) -> Package {
+        Package {
+            manager: PackageManager::Dpkg,
+            name: name.into(),
+            version: "1:7.2+dfsg-7+deb12u18+b3".into(),
+            source_name: "qemu".into(),
+            source_version: "1:7.2+dfsg-7+deb12u18".into(),
+            arch: "amd64".into(),
+        }
+    }
+
+    fn qemu_owned_by(p: &Package) -> Hypervisor {
+        Hypervisor {
+            kind: hvguard_core::HypervisorKind::Qemu,
+            path: "/usr/bin/qemu-system-x86_64".into(),
+            version: Some("7.2.22".into()),
+            version_source: None,
+            version_evidence: None,
+            package: Some(PackageRef::from(p)),
+            kata_release: None,
+            stat: None,
+            used_by: Vec::new(),
+        }
+    }
+
+    #[test]
+    fn collects_owner_and_siblings_through_a_symlinked_doc_dir() {
+        let dir = tempfile::tempdir().unwrap();
+        let doc = dir.path().join("usr/share/doc");
+        std::fs::create_dir_all(doc.join("qemu-system-common")).unwrap();
+        std::fs::copy(REAL, doc.join("qemu-system-common/changelog.Debian.gz")).unwrap();
+        // As on real Debian hosts: an absolute symlink, re-rooted by HostRoot.
+        std::os::unix::fs::symlink(
+            "/usr/share/doc/qemu-system-common",
+            doc.join("qemu-system-x86"),
+        )
+        .unwrap();
+        std::fs::create_dir_all(doc.join("qemu-utils")).unwrap();
+        std::fs::write(doc.join("qemu-utils/changelog.Debian.gz"), b"junk").unwrap();
+        let root = HostRoot::new(dir.path()).unwrap();
+        let x86 = package("qemu-system-x86");
+        let packages = Probe::found(vec![
+            x86.clone(),
+            package("qemu-system-common"),
+            package("qemu-utils"),
+            package("qemu-block-extra"),
+            Package {
+                source_name: "libvirt".into(),
+                ..package("libvirt-daemon")
+            },
+        ]);
+        let found = collect(&root, &packages, &[qemu_owned_by(&x86)]);
+        // The owner's changelog (through the re-rooted symlink) covers source qemu: the
+        // siblings, broken qemu-utils included, are not read.
+        let names: Vec<&str> = found.entries.keys().map(String::as_str).collect();
+        assert_eq!(names, vec!["qemu-system-x86"]);
+        assert!(!found.entries["qemu-system-x86"].is_empty());
+        assert!(found.warnings.is_empty(), "{:?}", found.warnings);
+
+        // Without the owner's changelog (docs excluded), the siblings stand in for it, in
+        // package order, each failure a warning naming its file.
+        std::fs::remove_file(doc.join("qemu-system-x86")).unwrap();
+        let found = collect(&root, &packages, &[qemu_owned_by(&x86)]);
+        let names: Vec<&str> = found.entries.keys().map(String::as_str).collect();
+        assert_eq!(names, vec!["qemu-system-common"]);
+        assert!(found.warnings.is_empty(), "{:?}", found.warnings);
+        std::fs::remove_dir_all(doc.join("qemu-system-common")).unwrap();
+        let found = collect(&root, &packages, &[qemu_owned_by(&x86)]);
+        assert!(found.entries.is_empty());
+        assert_eq!(found.warnings.len(), 1, "{:?}", found.warnings);
+        assert!(found.warnings[0].contains("/usr/share/doc/qemu-utils/changelog.Debian.gz"));
+    }
+
+    #[test]
+    fn no_owned_hypervisor_reads_nothing() {
+        let dir = tempfile::tempdir().unwrap();
+        let root = HostRoot::new(dir.path()).unwrap();
+        let packages = Probe::found(vec![package("qemu-system-x86")]);
+        assert_eq!(collect(&root, &packages, &[]), Changelogs::default());
+    }
+}
