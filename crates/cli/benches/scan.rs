@@ -1,11 +1,13 @@
-//! collect + evaluate on fixture host roots, in-process (the whole-process figure against
-//! virt-host-validate is a hyperfine run: see docs/benchmarks.md).
+//! The scan pipeline in-process: collect, evaluate (rules + advisory matching), and loading
+//! the shipped advisory snapshot. The whole-process figure against virt-host-validate is a
+//! hyperfine run: see docs/benchmarks.md.
 //!
 //! Run: `cargo bench -p hvguard --bench scan`
 
-// Test and bench helpers: a failed setup step should stop with its cause.
+// Bench helpers: a fixture that cannot be opened should stop the run with its cause.
 #![allow(clippy::expect_used, clippy::unwrap_used)]
 
+use hvguard_advisory::policy::Policy;
 use hvguard_core::HostRoot;
 use std::path::PathBuf;
 
@@ -17,29 +19,51 @@ fn fixture(name: &str) -> HostRoot {
     let path = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
         .join("../../tests/fixtures/hosts")
         .join(name);
-    match HostRoot::new(&path) {
-        Ok(root) => root,
-        Err(e) => panic!("fixture root: {e}"),
-    }
+    HostRoot::new(&path).expect("fixture root")
 }
 
 const FIXTURES: &[&str] = &["intel-problems", "kata-static", "debian12-nested-pvm"];
 
-#[divan::bench(args = FIXTURES)]
-fn collect(name: &str) -> hvguard_core::Snapshot {
-    let root = fixture(name);
-    hvguard_host::collect(&root, &hvguard_host::CollectOptions::default())
+fn options() -> hvguard_host::CollectOptions {
+    hvguard_host::CollectOptions::default()
 }
 
 #[divan::bench(args = FIXTURES)]
-fn evaluate(bencher: divan::Bencher, name: &str) {
-    let snapshot = hvguard_host::collect(&fixture(name), &hvguard_host::CollectOptions::default());
+fn collect(name: &str) -> hvguard_core::Snapshot {
+    hvguard_host::collect(&fixture(name), &options())
+}
+
+#[divan::bench(args = FIXTURES)]
+fn evaluate_rules(bencher: divan::Bencher, name: &str) {
+    let snapshot = hvguard_host::collect(&fixture(name), &options());
     bencher.bench(|| hvguard_audit::evaluate(divan::black_box(&snapshot)));
+}
+
+#[divan::bench(args = FIXTURES)]
+fn match_advisories(bencher: divan::Bencher, name: &str) {
+    let snapshot = hvguard_host::collect(&fixture(name), &options());
+    let advisories = hvguard_advisory::shipped_snapshot().expect("shipped snapshot");
+    let policy = Policy::default();
+    let today = jiff::civil::date(2026, 11, 27);
+    bencher.bench(|| {
+        hvguard_advisory::matching::match_snapshot(
+            divan::black_box(&snapshot),
+            &advisories,
+            &policy,
+            today,
+        )
+    });
+}
+
+#[divan::bench]
+fn load_shipped_advisories() -> usize {
+    hvguard_advisory::shipped_snapshot()
+        .expect("shipped snapshot")
+        .len()
 }
 
 #[divan::bench]
 fn collect_and_evaluate_live_host() -> usize {
-    let snapshot =
-        hvguard_host::collect(&HostRoot::live(), &hvguard_host::CollectOptions::default());
+    let snapshot = hvguard_host::collect(&HostRoot::live(), &options());
     hvguard_audit::evaluate(&snapshot).findings.len()
 }
