@@ -1,0 +1,94 @@
+//! Replays the `host_text` and `hypervisor_scan` fuzz corpora (seeds and any crasher saved
+//! there) through the same functions as the fuzz targets, as ordinary tests: errors are fine,
+//! panics are not.
+
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+use hvguard_host::hypervisors::{elf, kind::BANNERS, scan};
+use hvguard_host::{cpu, kernel, packages};
+use std::io::Cursor;
+use std::path::{Path, PathBuf};
+
+fn corpus(target: &str) -> Vec<(PathBuf, Vec<u8>)> {
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../../fuzz/corpus")
+        .join(target);
+    let mut files: Vec<(PathBuf, Vec<u8>)> = std::fs::read_dir(&dir)
+        .unwrap_or_else(|e| panic!("{}: {e}", dir.display()))
+        .map(|entry| {
+            let path = entry.unwrap().path();
+            let bytes = std::fs::read(&path).unwrap();
+            (path, bytes)
+        })
+        .collect();
+    files.sort();
+    assert!(!files.is_empty(), "corpus empty: {}", dir.display());
+    files
+}
+
+#[test]
+fn host_text_corpus_parses_or_errors_without_panicking() {
+    let files = corpus("host_text");
+    let mut parsed = 0;
+    for (path, bytes) in &files {
+        // The fuzz target skips non-UTF-8 input the same way.
+        let Ok(text) = std::str::from_utf8(bytes) else {
+            continue;
+        };
+        let _ = kernel::parse_cmdline(text);
+        let results = [
+            cpu::parse_cpuinfo(text)
+                .map(drop)
+                .map_err(|e| e.to_string()),
+            kernel::parse_swaps(text)
+                .map(drop)
+                .map_err(|e| e.to_string()),
+            kernel::parse_lsm(text).map(drop).map_err(|e| e.to_string()),
+            kernel::parse_proc_version(text)
+                .map(drop)
+                .map_err(|e| e.to_string()),
+            kernel::parse_os_release(text)
+                .map(drop)
+                .map_err(|e| e.to_string()),
+            packages::dpkg::parse_status(text)
+                .map(drop)
+                .map_err(|e| format!("{e:?}")),
+            packages::rpm::parse_rpm_qa(text)
+                .map(drop)
+                .map_err(|e| e.to_string()),
+        ];
+        if results.iter().any(Result::is_ok) {
+            parsed += 1;
+        } else {
+            eprintln!("{}: rejected by every parser", path.display());
+        }
+    }
+    // The real seeds (cpuinfo, os-release, dpkg status, ...) must keep parsing.
+    assert!(parsed >= 5, "only {parsed} of {} files parsed", files.len());
+}
+
+#[test]
+fn hypervisor_scan_corpus_scans_without_panicking() {
+    let files = corpus("hypervisor_scan");
+    let mut found = 0;
+    for (path, bytes) in &files {
+        let len = bytes.len() as u64;
+        let mut file = Cursor::new(bytes.as_slice());
+        let _ = elf::find_section(&mut file, len, ".rodata");
+        let _ = elf::find_section(&mut file, len, "");
+        let whole = scan::find_in_file(&mut file, len, BANNERS);
+        let chunk = usize::from(bytes.first().copied().unwrap_or(1) % 64) + 1;
+        let _ = scan::find_in_stream(bytes.as_slice(), BANNERS, chunk);
+        if let Ok(Some(m)) = whole {
+            found += 1;
+            assert!(
+                m.offset < len,
+                "{}: offset {} past the end",
+                path.display(),
+                m.offset
+            );
+        }
+    }
+    // The real hypervisor seeds carry banners.
+    assert!(found >= 2, "banners found in only {found} files");
+}
