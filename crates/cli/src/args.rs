@@ -86,10 +86,15 @@ pub struct ScanArgs {
     pub offline: bool,
     /// The advisory store (default: /var/lib/hvguard/advisories.db as root, else the XDG
     /// data folder); without one, the snapshot shipped inside hvguard is used.
-    #[arg(long, value_name = "FILE", env = "HVGUARD_DB")]
+    #[arg(long, value_name = "FILE", env = "HVGUARD_DB", hide_env_values = true)]
     pub db: Option<PathBuf>,
     /// Accepted risks (default: /etc/hvguard/policy.toml when it exists).
-    #[arg(long, value_name = "FILE", env = "HVGUARD_POLICY")]
+    #[arg(
+        long,
+        value_name = "FILE",
+        env = "HVGUARD_POLICY",
+        hide_env_values = true
+    )]
     pub policy: Option<PathBuf>,
 }
 

@@ -193,3 +193,28 @@ fn hostile_root_never_panics() {
         "{unknown:?}"
     );
 }
+
+#[test]
+fn help_texts_are_stable() {
+    for args in [
+        &["--help"][..],
+        &["scan", "--help"][..],
+        &["audit", "--help"][..],
+        &["harden", "--help"][..],
+    ] {
+        let out = hvguard()
+            .args(args)
+            .assert()
+            .success()
+            .get_output()
+            .stdout
+            .clone();
+        let name = format!(
+            "help-{}",
+            args.join("-").trim_start_matches("--").replace("--", "")
+        );
+        // The test environment's HVGUARD_POLICY path shows in the help: redact the checkout.
+        let text = normalise(&String::from_utf8_lossy(&out), &workspace());
+        insta::assert_snapshot!(name, text);
+    }
+}

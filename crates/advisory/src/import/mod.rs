@@ -9,6 +9,7 @@ mod nvd;
 mod nvd_page;
 mod osv;
 mod osv_zip;
+pub mod progress;
 pub mod read;
 mod snapshot;
 
@@ -26,6 +27,7 @@ pub use nvd::import_nvd_cve_file;
 pub use nvd_page::{import_nvd_page_file, parse_nvd_page};
 pub use osv::{import_osv_file, parse_osv};
 pub use osv_zip::{import_osv_zip, import_osv_zip_with, ZipLimits};
+pub use progress::{set_read_observer, ReadObserver};
 pub use snapshot::{import_snapshot, parse_snapshot, SNAPSHOT_FORMAT_V1};
 
 use crate::model::{Advisory, DistroAdvisory, EpssScore, KevEntry};

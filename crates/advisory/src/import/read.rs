@@ -10,6 +10,7 @@ use std::path::Path;
 
 use serde::de::DeserializeOwned;
 
+use super::progress::Observed;
 use crate::ImportError;
 
 /// Limit for one OSV record (a record is a few KiB; 16 MiB leaves room for giant ones).
@@ -89,7 +90,8 @@ pub fn json_from_file<T: DeserializeOwned>(path: &Path, limit: u64) -> Result<T,
         let bytes = read_capped(file, path, limit)?;
         return json_from_slice(path, &bytes);
     }
-    let mut reader = BufReader::with_capacity(1 << 20, file.take(limit));
+    let observed = Observed::new(file.take(limit), path, Some(size));
+    let mut reader = BufReader::with_capacity(1 << 20, observed);
     let head = reader.fill_buf().map_err(|e| ImportError::io(path, e))?;
     check_json_start(path, head)?;
     let mut de = serde_json::Deserializer::from_reader(reader);
@@ -120,7 +122,8 @@ where
         let bytes = read_capped(file, path, limit)?;
         return json_seed_from_slice(path, &bytes, seed);
     }
-    let mut reader = BufReader::with_capacity(1 << 20, file.take(limit));
+    let observed = Observed::new(file.take(limit), path, Some(size));
+    let mut reader = BufReader::with_capacity(1 << 20, observed);
     let head = reader.fill_buf().map_err(|e| ImportError::io(path, e))?;
     check_json_start(path, head)?;
     let mut de = serde_json::Deserializer::from_reader(reader);

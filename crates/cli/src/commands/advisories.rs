@@ -27,10 +27,15 @@ pub struct AdvisoriesArgs {
     #[arg(long, value_name = "DIR", default_value = "/")]
     pub root: PathBuf,
     /// The advisory store (default as for `hvguard db`).
-    #[arg(long, value_name = "FILE", env = "HVGUARD_DB")]
+    #[arg(long, value_name = "FILE", env = "HVGUARD_DB", hide_env_values = true)]
     pub db: Option<PathBuf>,
     /// Accepted risks (default /etc/hvguard/policy.toml when it exists).
-    #[arg(long, value_name = "FILE", env = "HVGUARD_POLICY")]
+    #[arg(
+        long,
+        value_name = "FILE",
+        env = "HVGUARD_POLICY",
+        hide_env_values = true
+    )]
     pub policy: Option<PathBuf>,
     /// Output format.
     #[arg(long, value_enum, default_value_t = ListFormat::Text)]

@@ -21,7 +21,13 @@ use super::Outcome;
 pub struct DbArgs {
     /// The store file (default: /var/lib/hvguard/advisories.db as root, else
     /// $XDG_DATA_HOME/hvguard/advisories.db or ~/.local/share/hvguard/advisories.db).
-    #[arg(long, value_name = "FILE", env = "HVGUARD_DB", global = true)]
+    #[arg(
+        long,
+        value_name = "FILE",
+        env = "HVGUARD_DB",
+        hide_env_values = true,
+        global = true
+    )]
     pub db: Option<PathBuf>,
     #[command(subcommand)]
     pub command: DbCommand,
@@ -199,6 +205,7 @@ fn age(imported_at: &str, now: jiff::Timestamp) -> String {
 }
 
 fn import(path: &Path, inputs: &[PathBuf]) -> Result<Outcome> {
+    hvguard_advisory::import::set_read_observer(show_read_progress);
     let options = ImportOptions::default();
     let mut batches = Vec::new();
     // Parse everything first: a broken file stops the command before the store is touched.
@@ -341,5 +348,38 @@ mod tests {
             text.contains("kev      1404 records  2d 0h old  kev  https://example.org/kev.json"),
             "{text}"
         );
+    }
+}
+
+/// Draws the progress of a long feed read on stderr: a bar redrawn in place on a terminal,
+/// a line per quarter otherwise (logs stay short).
+fn show_read_progress(path: &Path, done: u64, total: Option<u64>) {
+    use std::io::IsTerminal;
+    use std::sync::atomic::{AtomicU64, Ordering};
+    static LAST_QUARTER: AtomicU64 = AtomicU64::new(0);
+    const MIB: u64 = 1 << 20;
+    let Some(total) = total.filter(|t| *t > 0) else {
+        eprintln!("hvguard: {}: {} MiB read", path.display(), done / MIB);
+        return;
+    };
+    let percent = (done.min(total) * 100) / total;
+    if std::io::stderr().is_terminal() {
+        let filled = (percent / 5) as usize;
+        eprint!(
+            "\rhvguard: {} [{}{}] {percent:>3}% ({}/{} MiB)",
+            path.display(),
+            "#".repeat(filled),
+            " ".repeat(20 - filled),
+            done / MIB,
+            total / MIB
+        );
+        if done >= total {
+            eprintln!();
+        }
+    } else {
+        let quarter = percent / 25;
+        if quarter != LAST_QUARTER.swap(quarter, Ordering::Relaxed) {
+            eprintln!("hvguard: {}: {percent}% read", path.display());
+        }
     }
 }
