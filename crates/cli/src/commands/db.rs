@@ -302,6 +302,39 @@ fn progress_printer() -> impl FnMut(Progress) -> Result<(), String> {
     }
 }
 
+/// Draws the progress of a long feed read on stderr: a bar redrawn in place on a terminal,
+/// a line per quarter otherwise (logs stay short).
+fn show_read_progress(path: &Path, done: u64, total: Option<u64>) {
+    use std::io::IsTerminal;
+    use std::sync::atomic::{AtomicU64, Ordering};
+    static LAST_QUARTER: AtomicU64 = AtomicU64::new(0);
+    const MIB: u64 = 1 << 20;
+    let Some(total) = total.filter(|t| *t > 0) else {
+        eprintln!("hvguard: {}: {} MiB read", path.display(), done / MIB);
+        return;
+    };
+    let percent = (done.min(total) * 100) / total;
+    if std::io::stderr().is_terminal() {
+        let filled = (percent / 5) as usize;
+        eprint!(
+            "\rhvguard: {} [{}{}] {percent:>3}% ({}/{} MiB)",
+            path.display(),
+            "#".repeat(filled),
+            " ".repeat(20 - filled),
+            done / MIB,
+            total / MIB
+        );
+        if done >= total {
+            eprintln!();
+        }
+    } else {
+        let quarter = percent / 25;
+        if quarter != LAST_QUARTER.swap(quarter, Ordering::Relaxed) {
+            eprintln!("hvguard: {}: {percent}% read", path.display());
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -348,38 +381,5 @@ mod tests {
             text.contains("kev      1404 records  2d 0h old  kev  https://example.org/kev.json"),
             "{text}"
         );
-    }
-}
-
-/// Draws the progress of a long feed read on stderr: a bar redrawn in place on a terminal,
-/// a line per quarter otherwise (logs stay short).
-fn show_read_progress(path: &Path, done: u64, total: Option<u64>) {
-    use std::io::IsTerminal;
-    use std::sync::atomic::{AtomicU64, Ordering};
-    static LAST_QUARTER: AtomicU64 = AtomicU64::new(0);
-    const MIB: u64 = 1 << 20;
-    let Some(total) = total.filter(|t| *t > 0) else {
-        eprintln!("hvguard: {}: {} MiB read", path.display(), done / MIB);
-        return;
-    };
-    let percent = (done.min(total) * 100) / total;
-    if std::io::stderr().is_terminal() {
-        let filled = (percent / 5) as usize;
-        eprint!(
-            "\rhvguard: {} [{}{}] {percent:>3}% ({}/{} MiB)",
-            path.display(),
-            "#".repeat(filled),
-            " ".repeat(20 - filled),
-            done / MIB,
-            total / MIB
-        );
-        if done >= total {
-            eprintln!();
-        }
-    } else {
-        let quarter = percent / 25;
-        if quarter != LAST_QUARTER.swap(quarter, Ordering::Relaxed) {
-            eprintln!("hvguard: {}: {percent}% read", path.display());
-        }
     }
 }
