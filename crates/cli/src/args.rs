@@ -84,6 +84,13 @@ pub struct ScanArgs {
     /// Never touch the network (the advisory step uses only the local store).
     #[arg(long)]
     pub offline: bool,
+    #[command(flatten)]
+    pub advisories: AdvisorySourceArgs,
+}
+
+/// Where advisories and accepted risks come from (`scan`, `advisories`).
+#[derive(Debug, Args)]
+pub struct AdvisorySourceArgs {
     /// The advisory store (default: /var/lib/hvguard/advisories.db as root, else the XDG
     /// data folder); without one, the snapshot shipped inside hvguard is used.
     #[arg(long, value_name = "FILE", env = "HVGUARD_DB", hide_env_values = true)]

@@ -26,17 +26,8 @@ pub struct AdvisoriesArgs {
     /// The host root to read: `/` (the live host) or a mounted image / fixture directory.
     #[arg(long, value_name = "DIR", default_value = "/")]
     pub root: PathBuf,
-    /// The advisory store (default as for `hvguard db`).
-    #[arg(long, value_name = "FILE", env = "HVGUARD_DB", hide_env_values = true)]
-    pub db: Option<PathBuf>,
-    /// Accepted risks (default /etc/hvguard/policy.toml when it exists).
-    #[arg(
-        long,
-        value_name = "FILE",
-        env = "HVGUARD_POLICY",
-        hide_env_values = true
-    )]
-    pub policy: Option<PathBuf>,
+    #[command(flatten)]
+    pub source: crate::args::AdvisorySourceArgs,
     /// Output format.
     #[arg(long, value_enum, default_value_t = ListFormat::Text)]
     pub format: ListFormat,
@@ -66,9 +57,9 @@ pub enum ListFormat {
 pub fn run(args: AdvisoriesArgs) -> Result<Outcome> {
     let root = crate::pipeline::open_root(&args.root)?;
     let snapshot = collect(&root);
-    let path = store_path(args.db.as_deref())?;
+    let path = store_path(args.source.db.as_deref())?;
     let (advisories, origin) = load_advisories(&path)?;
-    let policy = Policy::resolve(args.policy.as_deref())?;
+    let policy = Policy::resolve(args.source.policy.as_deref())?;
     let today = jiff::Zoned::now().date();
     let outcome = match_snapshot(&snapshot, &advisories, &policy, today);
 

@@ -14,7 +14,10 @@ pub fn run(args: ScanArgs) -> Result<Outcome> {
         }
     };
     pipeline::warn(&snapshot.warnings);
-    let advisories = pipeline::AdvisoryInput::load(args.db.as_deref(), args.policy.as_deref())?;
+    let advisories = pipeline::AdvisoryInput::load(
+        args.advisories.db.as_deref(),
+        args.advisories.policy.as_deref(),
+    )?;
     let report = pipeline::evaluate(&snapshot, &advisories, pipeline::now());
     output::print(&output::render(
         &report,
