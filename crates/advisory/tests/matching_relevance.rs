@@ -236,3 +236,16 @@ fn accepted_until_expiry_then_back() {
     // The decision itself is unchanged by the policy.
     assert_eq!(accepted.decisions, expired.decisions);
 }
+
+#[test]
+fn a_qemu_guest_agent_cve_is_lowered_even_without_a_kata_config() {
+    use hvguard_advisory::relevance::{Reach, ReachModel};
+    use hvguard_advisory::Product;
+    // No Kata configuration at all: device reachability is unknown, but qemu-ga is never
+    // part of the host's qemu-system binary.
+    let model = ReachModel::default();
+    let relevance = model.assess(&Product::Qemu, &[], Some("agent"), None);
+    assert_eq!(relevance.reach, Reach::NotReachable, "{}", relevance.reason);
+    let virtio = model.assess(&Product::Qemu, &[], Some("virtio-net"), None);
+    assert_eq!(virtio.reach, Reach::Unknown, "{}", virtio.reason);
+}

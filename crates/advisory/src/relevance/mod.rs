@@ -108,6 +108,15 @@ impl ReachModel {
         let Some(component) = component.filter(|c| !c.is_empty()) else {
             return unknown("the advisory names no component".into());
         };
+        if component == "agent" && *product == Product::Qemu {
+            // qemu-ga is a separate program that runs inside guests; no configuration is
+            // needed to know the host's qemu-system binary does not contain it.
+            return Relevance {
+                reach: Reach::NotReachable,
+                reason: "the QEMU guest agent (qemu-ga) is a separate in-guest program, not part of the host's QEMU binary; Kata's own agent talks over vsock".into(),
+                vm_escape_path: false,
+            };
+        }
         if relevant.is_empty() {
             return unknown(format!(
                 "no Kata configuration with a [hypervisor.{}] section was found",
