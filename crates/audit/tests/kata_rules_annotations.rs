@@ -170,7 +170,8 @@ fn containerd_passthrough_severity_by_release() {
     assert_eq!(rules(&old), vec!["containerd.kata-annotations-passthrough"]);
     assert_eq!(old[0].severity, Severity::Critical);
     let location = old[0].location.as_ref().unwrap();
-    assert_eq!(location.line, Some(3));
+    // The pod_annotations line, not the runtime table header.
+    assert_eq!(location.line, Some(5));
 
     assert_eq!(run(&["*"], Some("3.2.0"))[0].severity, Severity::Critical);
     assert_eq!(

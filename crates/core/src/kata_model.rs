@@ -90,4 +90,7 @@ pub struct ContainerdRuntime {
     /// The containerd file and line where the runtime entry is defined.
     pub path: PathBuf,
     pub line: u32,
+    /// The line of `pod_annotations` in that file, when the entry sets it.
+    #[serde(default)]
+    pub pod_annotations_line: Option<u32>,
 }

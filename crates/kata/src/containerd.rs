@@ -182,6 +182,10 @@ impl Walker<'_> {
                 .and_then(|(k, _)| k.span())
                 .or_else(|| item.span());
             let line = span.map_or(0, |s| index.locate(s.start).0);
+            let pod_annotations_line = entry
+                .get_key_value("pod_annotations")
+                .and_then(|(k, _)| k.span())
+                .map(|s| index.locate(s.start).0);
             let pod_annotations = entry
                 .get("pod_annotations")
                 .and_then(Item::as_array)
@@ -217,6 +221,7 @@ impl Walker<'_> {
                         config_path,
                         path: path.to_path_buf(),
                         line,
+                        pod_annotations_line,
                     },
                     runtime_path,
                     runtime,

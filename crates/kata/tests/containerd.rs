@@ -47,6 +47,8 @@ fn version_2_with_glob_and_relative_imports() {
     let fc = &scan.runtimes[1].entry;
     assert_eq!(fc.runtime_type, "io.containerd.kata-fc.v2");
     assert_eq!(fc.line, 3);
+    assert_eq!(fc.pod_annotations_line, Some(6));
+    assert_eq!(kata.pod_annotations_line, None);
     assert_eq!(
         fc.pod_annotations,
         ["io.katacontainers.config.hypervisor.kernel_params"]

@@ -127,7 +127,7 @@ pub(crate) fn check_passthrough(meta: &RuleMeta, snapshot: &Snapshot, emitter: &
         )
         .at(Location {
             path: runtime.path.clone(),
-            line: Some(runtime.line),
+            line: Some(runtime.pod_annotations_line.unwrap_or(runtime.line)),
             key: Some(format!("runtimes.{}.pod_annotations", runtime.name)),
         });
         emitter.finding(meta, hit);

@@ -209,6 +209,7 @@ pub fn containerd(name: &str, patterns: &[&str]) -> ContainerdRuntime {
         config_path: None,
         path: PathBuf::from("/opt/kata/containerd/config.d/kata-deploy.toml"),
         line: 3,
+        pod_annotations_line: Some(5),
     }
 }
 
