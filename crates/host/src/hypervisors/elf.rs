@@ -156,7 +156,8 @@ impl Reader {
     }
 }
 
-fn read_up_to<R: Read>(r: &mut R, buf: &mut [u8]) -> io::Result<usize> {
+/// Reads until `buf` is full or the input ends (a short read is not the end of a file).
+pub(crate) fn read_up_to<R: Read>(r: &mut R, buf: &mut [u8]) -> io::Result<usize> {
     let mut filled = 0;
     while filled < buf.len() {
         match r.read(&mut buf[filled..]) {

@@ -77,7 +77,7 @@ pub fn find_in_stream<R: Read>(
     loop {
         let old = buf.len();
         buf.resize(old + chunk, 0);
-        let n = read_full(&mut reader, &mut buf[old..])?;
+        let n = super::elf::read_up_to(&mut reader, &mut buf[old..])?;
         buf.truncate(old + n);
         let eof = n < chunk;
         let limit = if eof {
@@ -138,19 +138,6 @@ fn parse_banner(banner: &Banner, bytes: &[u8]) -> Option<VersionMatch> {
         evidence: line.trim_end().to_string(),
         offset: 0,
     })
-}
-
-fn read_full<R: Read>(r: &mut R, buf: &mut [u8]) -> io::Result<usize> {
-    let mut filled = 0;
-    while filled < buf.len() {
-        match r.read(&mut buf[filled..]) {
-            Ok(0) => break,
-            Ok(n) => filled += n,
-            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
-            Err(e) => return Err(e),
-        }
-    }
-    Ok(filled)
 }
 
 #[cfg(test)]
