@@ -197,13 +197,18 @@ fn harden(config: &Path, extra: &[&str]) -> std::process::Output {
         .expect("runs")
 }
 
-#[test]
-fn harden_dry_run_write_idempotence_and_audit_afterwards() {
+/// A temp dir holding a copy of a real rendered config as `configuration.toml`, and its bytes.
+fn copy_of(rel: &str) -> (tempfile::TempDir, PathBuf, Vec<u8>) {
     let dir = tempfile::tempdir().expect("tmp");
     let config = dir.path().join("configuration.toml");
-    let original =
-        std::fs::read(rendered().join("3.20.0/runtime-go/configuration-qemu.toml")).expect("read");
+    let original = std::fs::read(rendered().join(rel)).expect("read");
     std::fs::write(&config, &original).expect("write");
+    (dir, config, original)
+}
+
+#[test]
+fn harden_dry_run_write_idempotence_and_audit_afterwards() {
+    let (dir, config, original) = copy_of("3.20.0/runtime-go/configuration-qemu.toml");
     let before = tree_bytes(dir.path());
 
     // The dry run changes nothing and shows the diff.
@@ -264,13 +269,7 @@ fn harden_dry_run_write_idempotence_and_audit_afterwards() {
 
 #[test]
 fn harden_into_an_unusable_folder_is_a_clear_error_leaving_nothing() {
-    let dir = tempfile::tempdir().expect("tmp");
-    let config = dir.path().join("configuration.toml");
-    std::fs::copy(
-        rendered().join("3.20.0/runtime-go/configuration-qemu.toml"),
-        &config,
-    )
-    .expect("copy");
+    let (dir, config, _) = copy_of("3.20.0/runtime-go/configuration-qemu.toml");
     // config.d is a regular file: no drop-in can be written there.
     std::fs::write(dir.path().join("config.d"), "not a folder").expect("write");
     let before = tree_bytes(dir.path());
@@ -283,11 +282,7 @@ fn harden_into_an_unusable_folder_is_a_clear_error_leaving_nothing() {
 
 #[test]
 fn harden_without_dropin_support_writes_a_full_copy() {
-    let dir = tempfile::tempdir().expect("tmp");
-    let config = dir.path().join("configuration.toml");
-    let original =
-        std::fs::read(rendered().join("2.0.0/runtime-go/configuration-qemu.toml")).expect("read");
-    std::fs::write(&config, &original).expect("write");
+    let (dir, config, original) = copy_of("2.0.0/runtime-go/configuration-qemu.toml");
     let out = hvguard()
         .args(["harden", "--kata-release", "2.0.0", "--write", "--config"])
         .arg(&config)
