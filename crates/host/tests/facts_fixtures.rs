@@ -5,7 +5,7 @@
 use hvguard_core::{BootMode, CpuVendor, FileKind, HostFacts, HostRoot, Probe};
 use hvguard_host::facts::host_facts;
 use std::os::unix::fs::PermissionsExt;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 fn fixture(name: &str) -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))
@@ -13,14 +13,36 @@ fn fixture(name: &str) -> PathBuf {
         .join(name)
 }
 
-/// git keeps no mode bits but the executable one, so the intended `/dev/kvm` mode is set here.
+/// git keeps no mode bits but the executable one, so the intended `/dev/kvm` mode is set here,
+/// on a private copy: chmod-ing the checkout would race with tests reading the same fixture.
 fn facts_with_kvm_mode(name: &str, kvm_mode: Option<u32>) -> HostFacts {
-    let dir = fixture(name);
+    let copy = tempfile::tempdir().unwrap();
+    copy_tree(&fixture(name), copy.path());
     if let Some(mode) = kvm_mode {
-        std::fs::set_permissions(dir.join("dev/kvm"), std::fs::Permissions::from_mode(mode))
-            .unwrap();
+        std::fs::set_permissions(
+            copy.path().join("dev/kvm"),
+            std::fs::Permissions::from_mode(mode),
+        )
+        .unwrap();
     }
-    host_facts(&HostRoot::new(&dir).unwrap())
+    host_facts(&HostRoot::new(copy.path()).unwrap())
+}
+
+/// Copies a fixture tree, keeping symlinks as symlinks.
+fn copy_tree(from: &Path, to: &Path) {
+    std::fs::create_dir_all(to).unwrap();
+    for entry in std::fs::read_dir(from).unwrap() {
+        let entry = entry.unwrap();
+        let kind = entry.file_type().unwrap();
+        let dest = to.join(entry.file_name());
+        if kind.is_symlink() {
+            std::os::unix::fs::symlink(std::fs::read_link(entry.path()).unwrap(), &dest).unwrap();
+        } else if kind.is_dir() {
+            copy_tree(&entry.path(), &dest);
+        } else {
+            std::fs::copy(entry.path(), &dest).unwrap();
+        }
+    }
 }
 
 fn strings(v: &[&str]) -> Vec<String> {
