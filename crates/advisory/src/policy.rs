@@ -11,6 +11,11 @@
 //!
 //! An accepted advisory is reported as `info` with the reason until the expiry date has
 //! passed; from then on it is back at full severity with a note that the acceptance expired.
+//!
+//! The same file's `[update]` table says how `hvguard update` may change the host (see
+//! [`update`]).
+
+pub mod update;
 
 use std::io::Read;
 use std::path::{Path, PathBuf};
@@ -19,6 +24,7 @@ use jiff::civil::Date;
 use serde::Deserialize;
 
 use crate::Advisory;
+pub use update::{MaintenanceWindow, SlaDays, UpdatePolicy};
 
 /// Where hvguard looks for a policy when `--policy` is not given.
 pub const DEFAULT_POLICY_PATH: &str = "/etc/hvguard/policy.toml";
@@ -79,6 +85,8 @@ pub struct Policy {
     pub path: Option<PathBuf>,
     /// The acceptances, in file order.
     pub accept: Vec<Acceptance>,
+    /// The `[update]` table (defaults when the file has none).
+    pub update: UpdatePolicy,
 }
 
 /// What the policy says about one (advisory, binary) on a given day.
@@ -95,6 +103,8 @@ pub enum Verdict<'a> {
 struct RawPolicy {
     #[serde(default)]
     accept: Vec<RawAccept>,
+    #[serde(default)]
+    update: Option<toml::Spanned<update::RawUpdate>>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -167,9 +177,20 @@ impl Policy {
                 line,
             });
         }
+        let update = match raw.update {
+            Some(table) => {
+                let table_line = line_of(text, table.span().start);
+                table
+                    .into_inner()
+                    .validate(text, table_line)
+                    .map_err(|(line, message)| syntax(line, message))?
+            }
+            None => UpdatePolicy::default(),
+        };
         Ok(Policy {
             path: Some(path.to_path_buf()),
             accept,
+            update,
         })
     }
 
