@@ -222,6 +222,7 @@ fn with_fact(mut adv: Advisory, status: DistroStatus, fixed: Option<&str>) -> Ad
         status,
         fixed_version: fixed.map(str::to_owned),
         urgency: None,
+        changelog: None,
     });
     adv
 }
@@ -259,6 +260,7 @@ fn debian_tracker_decides_in_dpkg_order() {
                 status: DistroStatus::Open,
                 fixed_version: None,
                 urgency: None,
+                changelog: None,
             });
             a
         },

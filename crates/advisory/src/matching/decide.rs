@@ -218,11 +218,16 @@ fn tracker_fact<'a>(
     distro: &Distro<'_>,
 ) -> Option<&'a DistroFix> {
     let id = distro.id?;
-    advisory.distro.iter().find(|f| {
-        f.distro.eq_ignore_ascii_case(id)
-            && distro.releases.contains(&f.release.as_str())
-            && f.package == package.source
-    })
+    // A tracker's verdict wins over one read from a newer package's changelog.
+    advisory
+        .distro
+        .iter()
+        .filter(|f| {
+            f.distro.eq_ignore_ascii_case(id)
+                && distro.releases.contains(&f.release.as_str())
+                && f.package == package.source
+        })
+        .min_by_key(|f| f.changelog.is_some())
 }
 
 /// Decides from the distro tracker and the changelog; `None` when both are silent.
@@ -235,12 +240,27 @@ fn by_distro(
     let package = facts.package;
     let installed = facts.installed.as_ref()?;
     let fact = tracker_fact(advisory, package, distro);
-    let tracker_source = |f: &DistroFix| DecisionSource::DistroTracker {
-        distro: f.distro.clone(),
-        release: f.release.clone(),
-        package: f.package.clone(),
-        status: f.status,
-        fixed_version: f.fixed_version.clone(),
+    let tracker_source = |f: &DistroFix| match (&f.changelog, &f.fixed_version) {
+        // A fact read from the changelog of a newer package than the installed one.
+        (Some(c), Some(v)) => DecisionSource::Changelog {
+            package: c.package.clone(),
+            version: v.clone(),
+            line: c.line,
+        },
+        _ => DecisionSource::DistroTracker {
+            distro: f.distro.clone(),
+            release: f.release.clone(),
+            package: f.package.clone(),
+            status: f.status,
+            fixed_version: f.fixed_version.clone(),
+        },
+    };
+    let said_by = |f: &DistroFix| match &f.changelog {
+        Some(c) => format!(
+            "changelog.Debian.gz of {} {} (the version the package manager offers, line {})",
+            c.package, c.package_version, c.line
+        ),
+        None => format!("{} tracker", f.distro),
     };
     let decided = |status, source, evidence: String, fixed_in: Option<String>| {
         let mut d = base.clone();
@@ -275,8 +295,8 @@ fn by_distro(
                     DecisionStatus::FixedByBackport,
                     tracker_source(f),
                     format!(
-                        "{} tracker: fixed in {} {v} for {}; installed source version {} is at or above it",
-                        f.distro, f.package, f.release, package.source_version
+                        "{}: fixed in {} {v} for {}; installed source version {} is at or above it",
+                        said_by(f), f.package, f.release, package.source_version
                     ),
                     Some(v.to_owned()),
                 ));
@@ -286,8 +306,8 @@ fn by_distro(
                     DecisionStatus::Vulnerable,
                     tracker_source(f),
                     format!(
-                        "{} tracker: fixed in {} {v} for {}; installed source version {} is below it",
-                        f.distro, f.package, f.release, package.source_version
+                        "{}: fixed in {} {v} for {}; installed source version {} is below it",
+                        said_by(f), f.package, f.release, package.source_version
                     ),
                     Some(v.to_owned()),
                 ));

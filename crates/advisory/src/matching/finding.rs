@@ -17,6 +17,10 @@ fn remediation(advisory: &Advisory, decision: &Decision) -> String {
             "{distro} has no fix for {package} yet: follow the tracker for {}, and limit exposure of the component meanwhile.",
             advisory.id
         ),
+        (DecisionSource::Changelog { .. }, Some(v)) => format!(
+            "Upgrade the packages built from {} to {v} or later: the package manager already offers it (`hvguard update status`, then `hvguard update apply`).",
+            decision.product
+        ),
         (_, Some(v)) => format!(
             "Upgrade {} to {v} or later (for a static Kata install: a Kata release bundling a fixed version).",
             decision.product

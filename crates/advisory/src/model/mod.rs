@@ -9,7 +9,7 @@ use jiff::civil::Date;
 use serde::{Deserialize, Serialize};
 
 pub use self::cvss::{Cvss, CvssScore};
-pub use distro::{DistroAdvisory, DistroFix, DistroStatus};
+pub use distro::{ChangelogSource, DistroAdvisory, DistroFix, DistroStatus};
 pub use product::{Product, ProductParseError};
 pub use range::{Affected, Event, ExactVersion, Range, Ranges};
 

@@ -2,6 +2,7 @@
 //! and `advisories`, replaced atomically by `db import` and `db update`.
 
 mod error;
+mod evidence;
 mod location;
 mod schema;
 mod update;
@@ -12,6 +13,7 @@ use std::path::{Path, PathBuf};
 use rusqlite::{Connection, OpenFlags};
 
 pub use error::StoreError;
+pub use evidence::{apply_changelog_evidence, ChangelogEvidence};
 pub use location::{store_path, store_path_for, SYSTEM_STORE};
 pub use schema::SCHEMA_VERSION;
 pub use update::{update_store, ImportBatch, Progress, SourceInfo, UpdateSummary};
@@ -118,11 +120,44 @@ impl Store {
         &self.path
     }
 
+    /// Runs `write` in one SQLite transaction while holding the store's update lock (waiting
+    /// up to `wait` for a running `db update`), so that rows written in place are never lost
+    /// to an update that copied the store before them. Other crates keep their own tables in
+    /// the store this way (the update journal); each creates its tables with
+    /// `CREATE TABLE IF NOT EXISTS` inside `write`.
+    pub fn write_locked<T>(
+        &mut self,
+        wait: std::time::Duration,
+        write: impl FnOnce(&rusqlite::Transaction<'_>, &Path) -> Result<T, StoreError>,
+    ) -> Result<T, StoreError> {
+        let _lock = update::lock_within(&self.path, wait)?;
+        let path = self.path.clone();
+        let tx = self
+            .conn
+            .transaction()
+            .map_err(|e| StoreError::sqlite(&path, "starting a transaction", e))?;
+        let out = write(&tx, &path)?;
+        tx.commit()
+            .map_err(|e| StoreError::sqlite(&path, "committing", e))?;
+        Ok(out)
+    }
+
+    /// The open connection, for reading tables other crates keep in the store.
+    pub fn connection(&self) -> &Connection {
+        &self.conn
+    }
+
     /// Every stored advisory, sorted by id, with the stored KEV, EPSS and distro facts
     /// joined onto it.
     pub fn advisories(&self) -> Result<Vec<Advisory>, StoreError> {
         let mut advisories: Vec<Advisory> =
             self.rows("SELECT id, json FROM advisories ORDER BY id")?;
+        self.apply_stored_facts(&mut advisories)?;
+        Ok(advisories)
+    }
+
+    /// Joins the stored KEV, EPSS and distro facts onto `advisories` (stored or shipped).
+    pub fn apply_stored_facts(&self, advisories: &mut [Advisory]) -> Result<(), StoreError> {
         let kev: BTreeMap<String, KevEntry> = self
             .rows::<KevEntry>("SELECT cve, json FROM kev ORDER BY cve")?
             .into_iter()
@@ -131,8 +166,8 @@ impl Store {
         let epss = self.epss()?;
         let distro: Vec<DistroAdvisory> =
             self.rows("SELECT id, json FROM distro ORDER BY id, distro, release, package")?;
-        crate::apply_facts(&mut advisories, &kev, &epss, &distro);
-        Ok(advisories)
+        crate::apply_facts(advisories, &kev, &epss, &distro);
+        Ok(())
     }
 
     fn epss(&self) -> Result<BTreeMap<String, EpssScore>, StoreError> {
@@ -295,14 +330,30 @@ pub enum AdvisoryOrigin {
 /// The advisories to match: the store's when it exists and holds any, else the shipped
 /// snapshot. A store that exists but cannot be read (junk, newer schema) is an error, never
 /// a silent fallback: the operator asked for that store.
+///
+/// Package-changelog evidence recorded by `hvguard update status` is joined in either case:
+/// a store holding only that evidence still uses the shipped advisories.
 pub fn load_advisories(path: &Path) -> Result<(Vec<Advisory>, AdvisoryOrigin), StoreError> {
     if path.exists() {
-        let advisories = Store::open_readonly(path)?.advisories()?;
-        if !advisories.is_empty() {
-            return Ok((advisories, AdvisoryOrigin::Store(path.to_path_buf())));
-        }
+        let store = Store::open_readonly(path)?;
+        let mut advisories = store.advisories()?;
+        let evidence = store.changelog_evidence()?;
+        let origin = if advisories.is_empty() {
+            advisories = crate::shipped_snapshot()?;
+            store.apply_stored_facts(&mut advisories)?;
+            AdvisoryOrigin::Shipped
+        } else {
+            AdvisoryOrigin::Store(path.to_path_buf())
+        };
+        apply_changelog_evidence(&mut advisories, &evidence);
+        return Ok((advisories, origin));
     }
     Ok((crate::shipped_snapshot()?, AdvisoryOrigin::Shipped))
+}
+
+/// How long an in-place write waits for a running `db update` to release the store.
+pub fn journal_lock_wait() -> std::time::Duration {
+    std::time::Duration::from_secs(120)
 }
 
 /// A distro fact row keyed like the `distro` table.

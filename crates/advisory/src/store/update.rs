@@ -205,6 +205,31 @@ fn temp_path(path: &Path) -> PathBuf {
 /// An exclusive `flock` on `.NAME.lock` beside the store; refused at once when another
 /// update holds it.
 fn lock(path: &Path) -> Result<std::fs::File, StoreError> {
+    lock_within(path, std::time::Duration::ZERO)
+}
+
+/// Like [`lock`], retrying for up to `wait` while another writer holds it: for the short
+/// in-place writes (journal rows, changelog evidence) that must not race a `db update`
+/// copying the store, yet may wait for one to finish.
+pub(crate) fn lock_within(
+    path: &Path,
+    wait: std::time::Duration,
+) -> Result<std::fs::File, StoreError> {
+    let deadline = std::time::Instant::now() + wait;
+    loop {
+        match try_lock(path) {
+            Err(StoreError::Io { source, .. })
+                if source.kind() == std::io::ErrorKind::WouldBlock
+                    && std::time::Instant::now() < deadline =>
+            {
+                std::thread::sleep(std::time::Duration::from_millis(50));
+            }
+            other => return other,
+        }
+    }
+}
+
+fn try_lock(path: &Path) -> Result<std::fs::File, StoreError> {
     let lock_path = sibling(path, "lock");
     let file = std::fs::OpenOptions::new()
         .create(true)
