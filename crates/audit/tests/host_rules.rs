@@ -126,6 +126,7 @@ fn benign() -> Snapshot {
         containerd: Vec::new(),
         warnings: Vec::new(),
         changelogs: Default::default(),
+        vmm_processes: hvguard_core::processes_not_collected(),
     }
 }
 

@@ -35,6 +35,9 @@ pub struct Snapshot {
     /// owning a hypervisor binary: backport evidence for the advisory matcher.
     #[serde(default)]
     pub changelogs: BTreeMap<String, Vec<ChangelogEntry>>,
+    /// Running VMM and virtiofsd processes (live root only), for `hypervisor.stale-process`.
+    #[serde(default = "crate::processes_not_collected")]
+    pub vmm_processes: Probe<Vec<crate::VmmProcess>>,
 }
 
 /// One entry of a package changelog that names CVEs.

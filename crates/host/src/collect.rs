@@ -49,6 +49,12 @@ fn assemble(root: &HostRoot, host: HostFacts, options: &CollectOptions) -> Snaps
         containerd: Vec::new(),
         warnings,
         changelogs: changelogs.entries,
+        // Filled by the process collector (hvguard-update) on the live root.
+        vmm_processes: if root.is_live() {
+            hvguard_core::processes_not_collected()
+        } else {
+            Probe::unsupported("not a live root: running processes are only read on the running host")
+        },
     }
 }
 

@@ -43,46 +43,135 @@ pub fn run_bounded(
     limit: u64,
 ) -> Result<String, ExecError> {
     let name = program.display().to_string();
-    let mut child = Command::new(program)
-        .args(args)
+    let out = run_tool(&Tool {
+        program,
+        args: &args.iter().map(|a| (*a).to_owned()).collect::<Vec<_>>(),
+        env: &[],
+        cwd: None,
+        timeout,
+        limit,
+        keep_stderr: false,
+    })?;
+    if !out.status.success() {
+        return Err(ExecError::Failed {
+            program: name,
+            status: out.status.to_string(),
+        });
+    }
+    String::from_utf8(out.stdout).map_err(|_| ExecError::NotText { program: name })
+}
+
+/// A fixed system tool to run: absolute path, argv, an environment made only of `LC_ALL=C`,
+/// a `PATH` of the system folders and `env`.
+#[derive(Debug, Clone, Copy)]
+pub struct Tool<'a> {
+    pub program: &'a Path,
+    pub args: &'a [String],
+    /// Variables set on top of `LC_ALL=C` and the system `PATH`.
+    pub env: &'a [(&'a str, &'a str)],
+    /// The working folder (`apt-get download` writes there).
+    pub cwd: Option<&'a Path>,
+    pub timeout: Duration,
+    /// The most bytes kept of stdout, and of stderr.
+    pub limit: u64,
+    /// Capture stderr (for error messages) instead of discarding it.
+    pub keep_stderr: bool,
+}
+
+/// What a tool run produced; a non-zero exit is for the caller to judge.
+#[derive(Debug, Clone)]
+pub struct ToolOutput {
+    pub status: std::process::ExitStatus,
+    pub stdout: Vec<u8>,
+    pub stderr: Vec<u8>,
+}
+
+impl ToolOutput {
+    /// The last non-empty lines of stderr (else stdout), joined for a one-line message.
+    pub fn tail(&self, lines: usize) -> String {
+        let text = if self.stderr.iter().any(|b| !b.is_ascii_whitespace()) {
+            String::from_utf8_lossy(&self.stderr)
+        } else {
+            String::from_utf8_lossy(&self.stdout)
+        };
+        let kept: Vec<&str> = text
+            .lines()
+            .map(str::trim)
+            .filter(|l| !l.is_empty())
+            .collect();
+        kept[kept.len().saturating_sub(lines)..].join(" | ")
+    }
+}
+
+/// The `PATH` tools run with: dpkg and its maintainer scripts need the sbin folders.
+const SYSTEM_PATH: &str = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
+
+fn reader<R: Read + Send + 'static>(
+    stream: Option<R>,
+    limit: u64,
+) -> thread::JoinHandle<std::io::Result<Vec<u8>>> {
+    thread::spawn(move || {
+        let mut buf = Vec::new();
+        if let Some(stream) = stream {
+            // Keep reading past the limit (discarding) so that the child never blocks on a
+            // full pipe; only the first `limit + 1` bytes are kept.
+            let mut stream = stream;
+            let mut chunk = [0u8; 8192];
+            loop {
+                let n = stream.read(&mut chunk)?;
+                if n == 0 {
+                    break;
+                }
+                let room = (limit + 1).saturating_sub(buf.len() as u64) as usize;
+                buf.extend_from_slice(&chunk[..n.min(room)]);
+            }
+        }
+        Ok(buf)
+    })
+}
+
+/// Runs `tool`, returning its exit status and bounded output, killing it at the deadline.
+pub fn run_tool(tool: &Tool<'_>) -> Result<ToolOutput, ExecError> {
+    let name = tool.program.display().to_string();
+    let mut command = Command::new(tool.program);
+    command
+        .args(tool.args)
         .env_clear()
         .env("LC_ALL", "C")
+        .env("PATH", SYSTEM_PATH)
         .stdin(Stdio::null())
         .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .map_err(|source| ExecError::Spawn {
-            program: name.clone(),
-            source,
-        })?;
-    let Some(stdout) = child.stdout.take() else {
-        let _ = child.kill();
-        let _ = child.wait();
-        return Err(ExecError::Io {
-            program: name,
-            source: std::io::Error::other("stdout was not captured"),
+        .stderr(if tool.keep_stderr {
+            Stdio::piped()
+        } else {
+            Stdio::null()
         });
-    };
-    // The reader runs beside the deadline loop so that a chatty child cannot fill the pipe
+    for (key, value) in tool.env {
+        command.env(key, value);
+    }
+    if let Some(cwd) = tool.cwd {
+        command.current_dir(cwd);
+    }
+    let mut child = command.spawn().map_err(|source| ExecError::Spawn {
+        program: name.clone(),
+        source,
+    })?;
+    // The readers run beside the deadline loop so that a chatty child cannot fill a pipe
     // and stall while we wait for it to exit.
-    let reader = thread::spawn(move || {
-        let mut buf = Vec::new();
-        let result = stdout.take(limit + 1).read_to_end(&mut buf);
-        result.map(|_| buf)
-    });
-    let deadline = Instant::now() + timeout;
+    let out_reader = reader(child.stdout.take(), tool.limit);
+    let err_reader = reader(child.stderr.take(), tool.limit);
+    let deadline = Instant::now() + tool.timeout;
     let status = loop {
         match child.try_wait() {
             Ok(Some(status)) => break status,
             Ok(None) if Instant::now() >= deadline => {
                 let _ = child.kill();
                 let _ = child.wait();
-                // The reader is left to finish on its own: a grandchild still holding the
+                // The readers are left to finish on their own: a grandchild still holding a
                 // pipe open must not hold us past the deadline.
-                drop(reader);
                 return Err(ExecError::Timeout {
                     program: name,
-                    seconds: timeout.as_secs().max(1),
+                    seconds: tool.timeout.as_secs().max(1),
                 });
             }
             Ok(None) => thread::sleep(Duration::from_millis(5)),
@@ -96,34 +185,30 @@ pub fn run_bounded(
             }
         }
     };
-    let bytes = match reader.join() {
-        Ok(Ok(bytes)) => bytes,
-        Ok(Err(source)) => {
-            return Err(ExecError::Io {
-                program: name,
-                source,
-            })
-        }
-        Err(_) => {
-            return Err(ExecError::Io {
-                program: name,
-                source: std::io::Error::other("output reader thread failed"),
-            })
-        }
+    let join = |handle: thread::JoinHandle<std::io::Result<Vec<u8>>>| match handle.join() {
+        Ok(Ok(bytes)) => Ok(bytes),
+        Ok(Err(source)) => Err(ExecError::Io {
+            program: name.clone(),
+            source,
+        }),
+        Err(_) => Err(ExecError::Io {
+            program: name.clone(),
+            source: std::io::Error::other("output reader thread failed"),
+        }),
     };
-    if bytes.len() as u64 > limit {
+    let stdout = join(out_reader)?;
+    let stderr = join(err_reader)?;
+    if stdout.len() as u64 > tool.limit || stderr.len() as u64 > tool.limit {
         return Err(ExecError::TooLarge {
             program: name,
-            limit,
+            limit: tool.limit,
         });
     }
-    if !status.success() {
-        return Err(ExecError::Failed {
-            program: name,
-            status: status.to_string(),
-        });
-    }
-    String::from_utf8(bytes).map_err(|_| ExecError::NotText { program: name })
+    Ok(ToolOutput {
+        status,
+        stdout,
+        stderr,
+    })
 }
 
 #[cfg(test)]
