@@ -15,6 +15,7 @@
 
 pub mod apt;
 pub mod artifacts;
+pub mod components;
 mod error;
 pub mod gate;
 pub mod journal;

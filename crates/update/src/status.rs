@@ -1,1 +1,488 @@
-//! TODO
+//! `hvguard update status`: per component the installed version, the candidate, what the
+//! candidate fixes and the SLA of every open advisory (`hvguard.update-status/v1`).
+//!
+//! What a packaged candidate fixes is read from its own changelog: the candidate `.deb`s are
+//! downloaded and unpacked into staging (never installed), the entries newer than the
+//! installed version give the CVEs, and those are recorded in the advisory store as
+//! package-changelog evidence — from then on `scan` judges the installed package by them
+//! too. The CVEs are joined with the store for severity, KEV and relevance.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::path::{Path, PathBuf};
+
+use hvguard_advisory::matching::match_snapshot;
+use hvguard_advisory::policy::Policy;
+use hvguard_advisory::store::{load_advisories, AdvisoryOrigin, ChangelogEvidence, Store};
+use hvguard_advisory::{Advisory, Product, Version, VersionScheme};
+use hvguard_core::{Finding, HypervisorKind, PackageManager, Severity, Snapshot};
+use jiff::civil::Date;
+use serde::Serialize;
+
+use crate::apt::Apt;
+use crate::components::{self, PackagePlan};
+use crate::journal::{read_journal, TxRecord};
+use crate::staging;
+use crate::state::StateDirs;
+use crate::UpdateError;
+
+pub const STATUS_SCHEMA: &str = "hvguard.update-status/v1";
+
+/// An advisory the candidate fixes.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Fix {
+    pub id: String,
+    pub severity: Severity,
+    pub kev: bool,
+    pub relevance: String,
+    /// Where the knowledge came from (`changelog of qemu-system-x86 ...`, `tracker`, `range`).
+    pub evidence: String,
+}
+
+/// An open advisory and its SLA.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Overdue {
+    pub id: String,
+    pub severity: Severity,
+    pub published: String,
+    pub due: String,
+    pub days_overdue: i64,
+}
+
+/// One component as `status` reports it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct ComponentStatus {
+    /// `qemu`, `kata`, ...
+    pub kind: String,
+    /// `dpkg`, `rpm`, `kata-static`.
+    pub manager: String,
+    pub package: String,
+    pub source: Option<String>,
+    pub installed: String,
+    pub candidate: Option<String>,
+    pub fixes: Vec<Fix>,
+    /// Open advisories past their SLA due date.
+    pub overdue: Vec<Overdue>,
+    /// Open advisories still within their SLA (with the date they fall due).
+    pub open: Vec<Overdue>,
+    pub paths: Vec<PathBuf>,
+    /// Every binary package that moves with the component.
+    pub packages: Vec<PackagePlan>,
+    pub note: Option<String>,
+}
+
+/// An unfinished transaction found in the journal.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Interrupted {
+    pub transaction: String,
+    pub kind: String,
+    pub started_at: String,
+    pub stage: Option<String>,
+    pub pid: u32,
+    pub remedy: String,
+}
+
+/// `hvguard.update-status/v1`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct StatusReport {
+    pub schema: String,
+    pub generated_at: String,
+    pub components: Vec<ComponentStatus>,
+    pub interrupted: Vec<Interrupted>,
+    /// CVEs recorded in the store from candidate changelogs in this run.
+    pub evidence_recorded: usize,
+    /// `store:PATH` or `shipped`.
+    pub advisories_from: String,
+    pub warnings: Vec<String>,
+}
+
+impl StatusReport {
+    /// 1 when an advisory is past its SLA or a transaction was interrupted, else 0.
+    pub fn exit_code(&self) -> u8 {
+        let overdue = self.components.iter().any(|c| !c.overdue.is_empty());
+        u8::from(overdue || !self.interrupted.is_empty())
+    }
+}
+
+/// What `status` needs.
+#[derive(Debug)]
+pub struct StatusInput<'a> {
+    pub snapshot: &'a Snapshot,
+    pub apt: &'a Apt,
+    pub policy: &'a Policy,
+    /// The advisory store (which also holds the journal).
+    pub store: &'a Path,
+    pub state: &'a StateDirs,
+    pub today: Date,
+    /// Download and read candidate changelogs (off: only what the store already knows).
+    pub read_candidates: bool,
+}
+
+/// The interrupted transactions of the journal at `store`.
+pub fn interrupted(store: &Path) -> Result<Vec<Interrupted>, UpdateError> {
+    Ok(read_journal(store)?
+        .iter()
+        .filter(|t| t.is_interrupted())
+        .map(describe_interrupted)
+        .collect())
+}
+
+fn describe_interrupted(t: &TxRecord) -> Interrupted {
+    let remedy = if t.artifacts.is_empty() {
+        "no rollback artifacts were saved: check `dpkg --audit`, then run `hvguard update rollback` to close it".to_owned()
+    } else {
+        "run `hvguard update rollback` to reinstall the saved versions".to_owned()
+    };
+    Interrupted {
+        transaction: t.id.clone(),
+        kind: t.kind.clone(),
+        started_at: t.started_at.clone(),
+        stage: t.open_stage().map(|s| s.name.clone()),
+        pid: t.pid,
+        remedy,
+    }
+}
+
+fn distro_release(snapshot: &Snapshot) -> Option<(String, String)> {
+    let os = snapshot.host.os.value()?;
+    Some((os.id.clone(), os.version_codename.clone()?))
+}
+
+/// Builds the status report.
+pub fn status(input: &StatusInput<'_>) -> Result<StatusReport, UpdateError> {
+    let mut warnings = Vec::new();
+    let mut packaged = components::packaged(input.snapshot, input.apt, &input.policy.update)?;
+    // CVE ids each component's candidate changelog names, and the evidence to record.
+    let mut candidate_cves: BTreeMap<String, BTreeSet<String>> = BTreeMap::new();
+    let mut evidence = Vec::new();
+    if input.read_candidates {
+        let release = distro_release(input.snapshot);
+        for component in packaged.iter_mut().filter(|c| c.manager == PackageManager::Dpkg) {
+            let pins = component.pins();
+            if pins.is_empty() {
+                continue;
+            }
+            let name = format!("status-{}-{}", component.source, std::process::id());
+            let staged = staging::stage(input.apt, &input.state.staging(), &name, &pins);
+            let staged = match staged {
+                Ok(s) => s,
+                Err(e) => {
+                    warnings.push(format!(
+                        "candidate of {} not read (what it fixes is unknown): {e}",
+                        component.source
+                    ));
+                    continue;
+                }
+            };
+            let found = staged.newer_changelog_entries(&component.installed_source, &mut warnings);
+            staged.remove();
+            let Some((deb, entries)) = found else {
+                warnings.push(format!(
+                    "the staged candidate of {} has no readable changelog",
+                    component.source
+                ));
+                continue;
+            };
+            let set = candidate_cves.entry(component.source.clone()).or_default();
+            for entry in &entries {
+                for cve in &entry.cves {
+                    set.insert(cve.clone());
+                    if let Some((distro, codename)) = &release {
+                        evidence.push(ChangelogEvidence {
+                            cve: cve.clone(),
+                            distro: distro.clone(),
+                            release: codename.clone(),
+                            source_package: component.source.clone(),
+                            fixed_version: entry.version.clone(),
+                            read_from_package: deb.package.clone(),
+                            read_from_version: deb.version.clone(),
+                            line: entry.line,
+                        });
+                    }
+                }
+            }
+        }
+    }
+    // Entries are newest first: keep the oldest entry naming a CVE, the first fix.
+    let mut first_fix: BTreeMap<(String, String), ChangelogEvidence> = BTreeMap::new();
+    for e in evidence {
+        first_fix.insert((e.cve.clone(), e.source_package.clone()), e);
+    }
+    let evidence: Vec<ChangelogEvidence> = first_fix.into_values().collect();
+    let mut evidence_recorded = 0;
+    if !evidence.is_empty() {
+        let now = crate::transaction::now();
+        match Store::open_or_create(input.store)
+            .and_then(|mut s| s.record_changelog_evidence(&evidence, &now))
+        {
+            Ok(n) => evidence_recorded = n,
+            Err(e) => warnings.push(format!(
+                "candidate changelog evidence not recorded (scan will not know it): {e}"
+            )),
+        }
+    }
+    let (advisories, origin) = load_advisories(input.store)?;
+    let by_id: BTreeMap<&str, &Advisory> = advisories.iter().map(|a| (a.id.as_str(), a)).collect();
+    let matched = match_snapshot(input.snapshot, &advisories, input.policy, input.today);
+
+    let mut components = Vec::new();
+    for c in &packaged {
+        let findings: Vec<&Finding> = matched
+            .findings
+            .iter()
+            .filter(|f| f.location.as_ref().is_some_and(|l| c.paths.contains(&l.path)))
+            .collect();
+        let cves = candidate_cves.get(&c.source);
+        let fixed_by_candidate = |f: &Finding| -> Option<String> {
+            let a = f.advisory.as_ref()?;
+            let cand = c.candidate.as_deref().filter(|_| c.has_update())?;
+            if let Some(cves) = cves {
+                if std::iter::once(&a.id).chain(a.aliases.iter()).any(|id| cves.contains(id)) {
+                    return Some(format!("named in the changelog of candidate {cand}"));
+                }
+            }
+            let fixed = a.fixed_in.as_deref()?;
+            let fixed_v = Version::parse(VersionScheme::Dpkg, fixed).ok()?;
+            let cand_v = Version::parse(VersionScheme::Dpkg, cand).ok()?;
+            (fixed_v.compare(&cand_v) != Some(std::cmp::Ordering::Greater))
+                .then(|| format!("fixed in {fixed}, at or below candidate {cand}"))
+        };
+        let (fixes, overdue, open) =
+            sla_and_fixes(&findings, &by_id, input.policy, input.today, fixed_by_candidate);
+        components.push(ComponentStatus {
+            kind: c.kind.as_str().to_owned(),
+            manager: match c.manager {
+                PackageManager::Dpkg => "dpkg".into(),
+                PackageManager::Rpm => "rpm".into(),
+            },
+            package: c.package.clone(),
+            source: Some(c.source.clone()),
+            installed: c.installed.clone(),
+            candidate: c.candidate.clone(),
+            fixes,
+            overdue,
+            open,
+            paths: c.paths.clone(),
+            packages: c.packages.clone(),
+            note: c.note.clone(),
+        });
+    }
+    if let Some(kata) = components::kata_static(input.snapshot) {
+        components.push(kata_status(input.snapshot, &kata, &matched.findings, &by_id, input));
+    }
+    Ok(StatusReport {
+        schema: STATUS_SCHEMA.into(),
+        generated_at: crate::transaction::now(),
+        components,
+        interrupted: interrupted(input.store)?,
+        evidence_recorded,
+        advisories_from: match origin {
+            AdvisoryOrigin::Store(p) => format!("store:{}", p.display()),
+            AdvisoryOrigin::Shipped => "shipped".into(),
+        },
+        warnings,
+    })
+}
+
+type Split = (Vec<Fix>, Vec<Overdue>, Vec<Overdue>);
+
+/// From the vulnerable findings of one component: what the candidate fixes, and each open
+/// advisory's SLA (overdue or still open). One entry per advisory id (the worst severity
+/// over the component's binaries). Accepted risks have no SLA.
+fn sla_and_fixes(
+    findings: &[&Finding],
+    by_id: &BTreeMap<&str, &Advisory>,
+    policy: &Policy,
+    today: Date,
+    fixed_by_candidate: impl Fn(&Finding) -> Option<String>,
+) -> Split {
+    let mut worst: BTreeMap<String, &Finding> = BTreeMap::new();
+    for f in findings {
+        let Some(a) = &f.advisory else { continue };
+        let slot = worst.entry(a.id.clone()).or_insert(f);
+        if f.severity > slot.severity {
+            *slot = f;
+        }
+    }
+    let (mut fixes, mut overdue, mut open) = (Vec::new(), Vec::new(), Vec::new());
+    for (id, f) in worst {
+        let Some(a) = &f.advisory else { continue };
+        if let Some(evidence) = fixed_by_candidate(f) {
+            fixes.push(Fix {
+                id: id.clone(),
+                severity: f.severity,
+                kev: a.kev,
+                relevance: a.relevance.clone(),
+                evidence,
+            });
+        }
+        if f.message.starts_with("Accepted risk") {
+            continue;
+        }
+        let Some(advisory) = by_id.get(id.as_str()) else { continue };
+        let (Some(published), Some(due)) = (advisory.published, policy.update.due(advisory, f.severity))
+        else {
+            continue;
+        };
+        let days = today.since(due).map(|s| i64::from(s.get_days())).unwrap_or(0);
+        let entry = Overdue {
+            id,
+            severity: f.severity,
+            published: published.to_string(),
+            due: due.to_string(),
+            days_overdue: days.max(0),
+        };
+        if days > 0 {
+            overdue.push(entry);
+        } else {
+            open.push(entry);
+        }
+    }
+    (fixes, overdue, open)
+}
+
+fn kata_status(
+    snapshot: &Snapshot,
+    kata: &components::KataStatic,
+    findings: &[Finding],
+    by_id: &BTreeMap<&str, &Advisory>,
+    input: &StatusInput<'_>,
+) -> ComponentStatus {
+    let table = hvguard_host::hypervisors::kata_versions::KataVersions::bundled().ok();
+    let candidate = kata.newer.last().cloned();
+    let paths: Vec<PathBuf> = snapshot
+        .hypervisors
+        .iter()
+        .filter(|h| h.kata_release.is_some())
+        .map(|h| h.path.clone())
+        .chain(snapshot.kata_install.value().map(|k| k.path.clone()))
+        .collect();
+    let kind_at = |path: &Path| -> Option<(HypervisorKind, Product)> {
+        let h = snapshot.hypervisors.iter().find(|h| h.path == path)?;
+        let product = match h.kind {
+            HypervisorKind::Qemu => Product::Qemu,
+            HypervisorKind::Firecracker | HypervisorKind::Jailer => Product::Firecracker,
+            HypervisorKind::CloudHypervisor => Product::CloudHypervisor,
+            HypervisorKind::StratoVirt => Product::StratoVirt,
+            _ => return None,
+        };
+        Some((h.kind, product))
+    };
+    let mine: Vec<&Finding> = findings
+        .iter()
+        .filter(|f| f.location.as_ref().is_some_and(|l| paths.contains(&l.path)))
+        .collect();
+    let fixed_by_candidate = |f: &Finding| -> Option<String> {
+        let candidate = candidate.as_deref()?;
+        let a = f.advisory.as_ref()?;
+        let advisory = by_id.get(a.id.as_str())?;
+        let path = &f.location.as_ref()?.path;
+        let (product, version) = match kind_at(path) {
+            Some((kind, product)) => (product, table.as_ref()?.bundled_version(candidate, kind)?.to_owned()),
+            None => (Product::Kata, candidate.to_owned()),
+        };
+        let v = Version::parse(VersionScheme::Upstream, &version).ok()?;
+        (advisory.affects(&product, &v) == hvguard_advisory::Affected::No).then(|| {
+            format!(
+                "Kata {candidate} bundles {} {version}, outside the affected range",
+                product.name()
+            )
+        })
+    };
+    let (fixes, overdue, open) =
+        sla_and_fixes(&mine, by_id, input.policy, input.today, fixed_by_candidate);
+    ComponentStatus {
+        kind: "kata".into(),
+        manager: "kata-static".into(),
+        package: "kata-static".into(),
+        source: None,
+        installed: kata.installed.clone(),
+        candidate,
+        fixes,
+        overdue,
+        open,
+        paths,
+        packages: Vec::new(),
+        note: (!kata.newer.is_empty()).then(|| {
+            format!(
+                "newer releases in hvguard's release table: {}; apply one with `hvguard update apply --kata-tarball FILE --sha256 HEX`",
+                kata.newer.join(", ")
+            )
+        }),
+    }
+}
+
+impl StatusReport {
+    /// Plain text for people.
+    pub fn render_text(&self) -> String {
+        use std::fmt::Write as _;
+        let mut out = String::new();
+        for c in &self.components {
+            let _ = writeln!(
+                out,
+                "{} {} ({}{}): installed {}, candidate {}",
+                c.kind,
+                c.package,
+                c.manager,
+                c.source.as_deref().map(|s| format!(", source {s}")).unwrap_or_default(),
+                c.installed,
+                c.candidate.as_deref().unwrap_or("none")
+            );
+            for p in c.packages.iter().filter(|p| p.changes()) {
+                let _ = writeln!(
+                    out,
+                    "  moves: {} {} -> {}",
+                    p.name,
+                    p.installed,
+                    p.candidate.as_deref().unwrap_or("?")
+                );
+            }
+            for f in &c.fixes {
+                let _ = writeln!(
+                    out,
+                    "  fixes {} [{}{}] {} ({})",
+                    f.id,
+                    f.severity,
+                    if f.kev { ", KEV" } else { "" },
+                    f.relevance,
+                    f.evidence
+                );
+            }
+            for o in &c.overdue {
+                let _ = writeln!(
+                    out,
+                    "  OVERDUE {} [{}] published {}, due {}, {} days overdue",
+                    o.id, o.severity, o.published, o.due, o.days_overdue
+                );
+            }
+            for o in &c.open {
+                let _ = writeln!(out, "  open {} [{}] due {}", o.id, o.severity, o.due);
+            }
+            if let Some(note) = &c.note {
+                let _ = writeln!(out, "  note: {note}");
+            }
+        }
+        if self.components.is_empty() {
+            let _ = writeln!(out, "no packaged or static hypervisor found");
+        }
+        for i in &self.interrupted {
+            let _ = writeln!(
+                out,
+                "INTERRUPTED transaction {} ({}, started {}, pid {} gone{}): {}",
+                i.transaction,
+                i.kind,
+                i.started_at,
+                i.pid,
+                i.stage.as_deref().map(|s| format!(", in stage {s}")).unwrap_or_default(),
+                i.remedy
+            );
+        }
+        if self.evidence_recorded > 0 {
+            let _ = writeln!(
+                out,
+                "{} CVE(s) from candidate changelogs recorded in the advisory store (scan uses them)",
+                self.evidence_recorded
+            );
+        }
+        out
+    }
+}
