@@ -100,10 +100,12 @@ impl UpdateResult {
         }
     }
 
-    /// 0 updated or nothing to do, 1 refused or rolled back, 2 failed.
+    /// `apply`: 0 updated or nothing to do, 1 refused or rolled back, 2 failed. For
+    /// `rollback` and `drill` a completed rollback is the goal: 0.
     pub fn exit_code(&self) -> u8 {
         match self.result {
             Outcome::Updated | Outcome::NothingToDo => 0,
+            Outcome::RolledBack if self.command != "apply" => 0,
             Outcome::Refused | Outcome::RolledBack => 1,
             Outcome::Failed => 2,
         }
