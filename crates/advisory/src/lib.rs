@@ -25,8 +25,9 @@ pub use enrich::apply_facts;
 pub use error::ImportError;
 pub use import::{detect_format, detect_format_bytes, import_path, FeedFormat, Imported};
 pub use model::{
-    Advisory, AdvisoryKind, Affected, AffectedProduct, ChangelogSource, Cvss, CvssScore, DistroAdvisory, DistroFix,
-    DistroStatus, EpssScore, Event, ExactVersion, KevEntry, Product, Provenance, Range, Ranges,
+    Advisory, AdvisoryKind, Affected, AffectedProduct, ChangelogSource, Cvss, CvssScore,
+    DistroAdvisory, DistroFix, DistroStatus, EpssScore, Event, ExactVersion, KevEntry, Product,
+    Provenance, Range, Ranges,
 };
 pub use version::{Version, VersionError, VersionScheme};
 

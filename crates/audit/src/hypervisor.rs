@@ -37,7 +37,10 @@ fn what_is_stale(p: &VmmProcess) -> Vec<String> {
             .iter()
             .map(|l| l.display().to_string())
             .collect();
-        out.push(format!("it maps deleted or replaced libraries ({})", libs.join(", ")));
+        out.push(format!(
+            "it maps deleted or replaced libraries ({})",
+            libs.join(", ")
+        ));
     }
     if !p.deleted_guest_files.is_empty() {
         let files: Vec<String> = p
@@ -45,7 +48,10 @@ fn what_is_stale(p: &VmmProcess) -> Vec<String> {
             .iter()
             .map(|l| l.display().to_string())
             .collect();
-        out.push(format!("it holds deleted guest files open ({})", files.join(", ")));
+        out.push(format!(
+            "it holds deleted guest files open ({})",
+            files.join(", ")
+        ));
     }
     out
 }
@@ -106,18 +112,20 @@ mod tests {
             exe_deleted: false,
             exe_replaced: false,
             sandbox: Some("sandbox-abc".into()),
-            running_version: Some("QEMU emulator version 7.2.18 (Debian 1:7.2+dfsg-7+deb12u15)".into()),
-            disk_version: Some("QEMU emulator version 7.2.22 (Debian 1:7.2+dfsg-7+deb12u18+b3)".into()),
+            running_version: Some(
+                "QEMU emulator version 7.2.18 (Debian 1:7.2+dfsg-7+deb12u15)".into(),
+            ),
+            disk_version: Some(
+                "QEMU emulator version 7.2.22 (Debian 1:7.2+dfsg-7+deb12u18+b3)".into(),
+            ),
             stale_libraries: Vec::new(),
             deleted_guest_files: Vec::new(),
         }
     }
 
     fn run(probe: Probe<Vec<VmmProcess>>) -> Emitter {
-        let mut snapshot: Snapshot = serde_json::from_str(include_str!(
-            "../tests/fixtures/minimal-snapshot.json"
-        ))
-        .unwrap();
+        let mut snapshot: Snapshot =
+            serde_json::from_str(include_str!("../tests/fixtures/minimal-snapshot.json")).unwrap();
         snapshot.vmm_processes = probe;
         let mut out = Emitter::default();
         stale_process(&RULES[0].meta, &snapshot, &mut out);
@@ -136,9 +144,21 @@ mod tests {
         let f = &out.findings[0];
         assert_eq!(f.rule.as_str(), "hypervisor.stale-process");
         assert_eq!(f.severity, Severity::High);
-        assert!(f.evidence.contains("pid 11") && f.evidence.contains("sandbox-abc"), "{}", f.evidence);
-        assert!(f.evidence.contains("7.2.18") && f.evidence.contains("7.2.22"), "{}", f.evidence);
-        assert!(out.findings[1].message.contains("libslirp"), "{}", out.findings[1].message);
+        assert!(
+            f.evidence.contains("pid 11") && f.evidence.contains("sandbox-abc"),
+            "{}",
+            f.evidence
+        );
+        assert!(
+            f.evidence.contains("7.2.18") && f.evidence.contains("7.2.22"),
+            "{}",
+            f.evidence
+        );
+        assert!(
+            out.findings[1].message.contains("libslirp"),
+            "{}",
+            out.findings[1].message
+        );
         assert!(out.unknown.is_empty());
     }
 

@@ -36,6 +36,8 @@ pub enum Command {
     Rules(RulesArgs),
     /// Print the documentation page of a rule.
     Explain(ExplainArgs),
+    /// Update the hypervisor layer: status, apply, rollback, drill, history.
+    Update(crate::commands::update::UpdateArgs),
 }
 
 #[derive(Debug, Args)]

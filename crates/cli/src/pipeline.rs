@@ -40,6 +40,9 @@ pub fn collect(root: &HostRoot) -> Collected {
     snapshot.kata = discovery.configs;
     snapshot.containerd = discovery.containerd;
     snapshot.warnings.extend(discovery.warnings);
+    if root.is_live() {
+        snapshot.vmm_processes = hvguard_update::processes::collect(root);
+    }
     link_hypervisors_to_configs(&mut snapshot);
     Collected {
         snapshot,

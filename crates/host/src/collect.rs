@@ -53,7 +53,9 @@ fn assemble(root: &HostRoot, host: HostFacts, options: &CollectOptions) -> Snaps
         vmm_processes: if root.is_live() {
             hvguard_core::processes_not_collected()
         } else {
-            Probe::unsupported("not a live root: running processes are only read on the running host")
+            Probe::unsupported(
+                "not a live root: running processes are only read on the running host",
+            )
         },
     }
 }

@@ -94,7 +94,9 @@ pub fn load(dir: &Path) -> Result<Vec<ArtifactRecord>, UpdateError> {
 /// Checks that every artifact is still there with the digest it was saved with.
 pub fn verify(records: &[ArtifactRecord]) -> Result<(), UpdateError> {
     if records.is_empty() {
-        return Err(UpdateError::Input("no rollback artifacts were saved".into()));
+        return Err(UpdateError::Input(
+            "no rollback artifacts were saved".into(),
+        ));
     }
     for r in records {
         if !r.path.is_file() {
@@ -163,7 +165,9 @@ mod tests {
         };
         verify(std::slice::from_ref(&record)).unwrap();
         std::fs::write(&file, b"evil bytes").unwrap();
-        let e = verify(std::slice::from_ref(&record)).unwrap_err().to_string();
+        let e = verify(std::slice::from_ref(&record))
+            .unwrap_err()
+            .to_string();
         assert!(e.contains("a.deb") && e.contains("differs"), "{e}");
         std::fs::remove_file(&file).unwrap();
         let e = verify(&[record]).unwrap_err().to_string();
@@ -175,7 +179,12 @@ mod tests {
     fn pruning_keeps_the_newest_and_the_protected() {
         let dir = tempfile::tempdir().unwrap();
         let mut all = Vec::new();
-        for name in ["20260101T000000Z-1", "20260102T000000Z-1", "20260103T000000Z-1", "20260104T000000Z-1"] {
+        for name in [
+            "20260101T000000Z-1",
+            "20260102T000000Z-1",
+            "20260103T000000Z-1",
+            "20260104T000000Z-1",
+        ] {
             let d = dir.path().join(name);
             std::fs::create_dir_all(&d).unwrap();
             std::fs::write(d.join(MANIFEST), b"[]").unwrap();

@@ -46,7 +46,11 @@ pub enum UpdateError {
 }
 
 impl UpdateError {
-    pub(crate) fn io(path: impl Into<PathBuf>, message: impl Into<String>, source: std::io::Error) -> Self {
+    pub(crate) fn io(
+        path: impl Into<PathBuf>,
+        message: impl Into<String>,
+        source: std::io::Error,
+    ) -> Self {
         UpdateError::Io {
             path: path.into(),
             message: message.into(),
@@ -59,7 +63,9 @@ impl UpdateError {
     pub fn is_usage(&self) -> bool {
         matches!(
             self,
-            UpdateError::Busy { .. } | UpdateError::PackageManagerLocked { .. } | UpdateError::Input(_)
+            UpdateError::Busy { .. }
+                | UpdateError::PackageManagerLocked { .. }
+                | UpdateError::Input(_)
         )
     }
 }

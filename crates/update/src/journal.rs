@@ -352,7 +352,9 @@ fn read_transactions(conn: &Connection, path: &Path) -> Result<Vec<TxRecord>, Up
                     name: r.get(1)?,
                     state: r.get(2)?,
                     started_at: r.get(3)?,
-                    ms: r.get::<_, Option<i64>>(4)?.and_then(|v| u64::try_from(v).ok()),
+                    ms: r
+                        .get::<_, Option<i64>>(4)?
+                        .and_then(|v| u64::try_from(v).ok()),
                     detail: r.get(5)?,
                 })
             })
@@ -393,7 +395,9 @@ mod tests {
             from: "1".into(),
             to: "2".into(),
         };
-        let tx = j.begin("apply", std::slice::from_ref(&change), None).unwrap();
+        let tx = j
+            .begin("apply", std::slice::from_ref(&change), None)
+            .unwrap();
         let s = j.stage_started(&tx, "preflight").unwrap();
         j.stage_finished(&tx, s, "ok", 3, "fine").unwrap();
         let s2 = j.stage_started(&tx, "install").unwrap();

@@ -125,13 +125,7 @@ pub fn dpkg_lock_holder(root: &HostRoot) -> Option<(PathBuf, HeldLock)> {
         };
         if let Some(pid) = holders_in(&locks, meta.dev(), meta.ino()).first() {
             let command = root.read_small(format!("/proc/{pid}/comm")).ok();
-            return Some((
-                PathBuf::from(lock),
-                HeldLock {
-                    pid: *pid,
-                    command,
-                },
-            ));
+            return Some((PathBuf::from(lock), HeldLock { pid: *pid, command }));
         }
     }
     None
@@ -181,8 +175,10 @@ mod tests {
         let err = take_update_lock(&path, "update apply").unwrap_err();
         assert!(matches!(err, UpdateError::Busy { .. }), "{err}");
         assert!(
-            err.to_string()
-                .contains(&format!("pid {} (hvguard update apply)", std::process::id())),
+            err.to_string().contains(&format!(
+                "pid {} (hvguard update apply)",
+                std::process::id()
+            )),
             "{err}"
         );
         drop(held);

@@ -97,7 +97,8 @@ fn stale_libraries(maps: &str, current_inode: impl Fn(&Path) -> Option<u64>) -> 
     let mut out = BTreeSet::new();
     for line in maps.lines() {
         let mut fields = line.splitn(6, ' ');
-        let (_range, _perms, _offset, _dev) = (fields.next(), fields.next(), fields.next(), fields.next());
+        let (_range, _perms, _offset, _dev) =
+            (fields.next(), fields.next(), fields.next(), fields.next());
         let Some(inode) = fields.next().and_then(|i| i.parse::<u64>().ok()) else {
             continue;
         };
@@ -154,8 +155,12 @@ fn describe(root: &HostRoot, pid: u32, banners: &mut BannerCache) -> Option<VmmP
                 .collect()
         })
         .unwrap_or_default();
-    let cgroup = root.read_text(proc_dir.join("cgroup"), 1 << 20).unwrap_or_default();
-    let maps = root.read_text(proc_dir.join("maps"), MAPS_LIMIT).unwrap_or_default();
+    let cgroup = root
+        .read_text(proc_dir.join("cgroup"), 1 << 20)
+        .unwrap_or_default();
+    let maps = root
+        .read_text(proc_dir.join("maps"), MAPS_LIMIT)
+        .unwrap_or_default();
     let stale_libraries = stale_libraries(&maps, |p| root.metadata(p).ok().map(|m| m.ino()));
     let mut deleted_guest_files = Vec::new();
     if let Ok(fds) = root.read_dir_names(proc_dir.join("fd")) {
@@ -207,11 +212,17 @@ mod tests {
     #[test]
     fn sandbox_from_name_or_cgroup() {
         assert_eq!(
-            sandbox_of(&args(&["qemu", "-name", "sandbox-4f2a,debug-threads=on"]), ""),
+            sandbox_of(
+                &args(&["qemu", "-name", "sandbox-4f2a,debug-threads=on"]),
+                ""
+            ),
             Some("sandbox-4f2a".into())
         );
         assert_eq!(
-            sandbox_of(&args(&["qemu", "-name", "guest=sandbox-9,debug-threads=on"]), ""),
+            sandbox_of(
+                &args(&["qemu", "-name", "guest=sandbox-9,debug-threads=on"]),
+                ""
+            ),
             Some("sandbox-9".into())
         );
         let cgroup = "0::/kubepods.slice/kubepods-besteffort.slice/kubepods-besteffort-pod0f1e2d3c_4b5a_6978_8796_a5b4c3d2e1f0.slice/cri-containerd-abc.scope\n";
@@ -219,12 +230,16 @@ mod tests {
             sandbox_of(&args(&["qemu"]), cgroup),
             Some("pod 0f1e2d3c-4b5a-6978-8796-a5b4c3d2e1f0".into())
         );
-        assert_eq!(sandbox_of(&args(&["qemu", "-name"]), "0::/user.slice\n"), None);
+        assert_eq!(
+            sandbox_of(&args(&["qemu", "-name"]), "0::/user.slice\n"),
+            None
+        );
     }
 
     #[test]
     fn deleted_and_replaced_libraries() {
-        let maps = "7f00-7f01 r-xp 00000000 fe:00 100 /usr/lib/x86_64-linux-gnu/libfoo.so.1 (deleted)\n\
+        let maps =
+            "7f00-7f01 r-xp 00000000 fe:00 100 /usr/lib/x86_64-linux-gnu/libfoo.so.1 (deleted)\n\
                     7f01-7f02 r-xp 00000000 fe:00 200 /usr/lib/x86_64-linux-gnu/libbar.so.2\n\
                     7f02-7f03 r-xp 00000000 fe:00 300 /usr/lib/x86_64-linux-gnu/libok.so.3\n\
                     7f03-7f04 rw-p 00000000 00:00 0 \n\
@@ -241,7 +256,9 @@ mod tests {
                 PathBuf::from("/usr/lib/x86_64-linux-gnu/libfoo.so.1"),
             ]
         );
-        assert!(is_guest_asset(Path::new("/opt/kata/share/kata-containers/vmlinux-6.1.62-153")));
+        assert!(is_guest_asset(Path::new(
+            "/opt/kata/share/kata-containers/vmlinux-6.1.62-153"
+        )));
         assert!(is_guest_asset(Path::new("/x/kata-containers-initrd.img")));
         assert!(!is_guest_asset(Path::new("/dev/shm/qemu-ram")));
     }

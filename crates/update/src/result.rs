@@ -144,7 +144,10 @@ impl UpdateResult {
             let _ = writeln!(out, "[{mark}] {:<10} {:>6} ms  {}", s.name, s.ms, s.detail);
         }
         if !self.running_on_old_binary.is_empty() {
-            let _ = writeln!(out, "still running the old binary (restart or drain these sandboxes):");
+            let _ = writeln!(
+                out,
+                "still running the old binary (restart or drain these sandboxes):"
+            );
             for p in &self.running_on_old_binary {
                 let _ = writeln!(
                     out,

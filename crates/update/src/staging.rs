@@ -58,40 +58,39 @@ impl Staged {
         module_dir_under(&self.root)
     }
 
-    /// The CVE-naming changelog entries of the staged packages that are newer than
-    /// `installed_source_version`, with the package whose changelog was read. Binary
-    /// packages of one source share a changelog: the first readable one is used.
-    pub fn newer_changelog_entries(
-        &self,
-        installed_source_version: &str,
-        warnings: &mut Vec<String>,
-    ) -> Option<(DebFile, Vec<ChangelogEntry>)> {
-        let installed = Version::parse(VersionScheme::Dpkg, installed_source_version).ok()?;
+    /// The CVE-naming entries of the staged packages' changelog, with the package whose
+    /// changelog was read. Binary packages of one source share a changelog: the first
+    /// readable one is used.
+    pub fn changelog(&self, warnings: &mut Vec<String>) -> Option<(DebFile, Vec<ChangelogEntry>)> {
         let root = HostRoot::new(&self.root).ok()?;
         for deb in &self.debs {
             let path = changelog_path(&deb.package);
-            let entries = match read_changelog(&root, &path) {
-                Ok(entries) => entries,
-                Err(e) => {
-                    if !matches!(&e, hvguard_host::packages::changelog::ChangelogError::Root(r) if r.is_not_found())
-                    {
-                        warnings.push(format!("staged {}: {e}", deb.package));
-                    }
-                    continue;
-                }
-            };
-            let newer = entries
-                .into_iter()
-                .filter(|entry| {
-                    Version::parse(VersionScheme::Dpkg, &entry.version)
-                        .ok()
-                        .and_then(|v| v.compare(&installed))
-                        == Some(std::cmp::Ordering::Greater)
-                })
-                .collect();
-            return Some((deb.clone(), newer));
+            match read_changelog(&root, &path) {
+                Ok(entries) => return Some((deb.clone(), entries)),
+                Err(hvguard_host::packages::changelog::ChangelogError::Root(r))
+                    if r.is_not_found() => {}
+                Err(e) => warnings.push(format!("staged {}: {e}", deb.package)),
+            }
         }
         None
+    }
+
+    /// The version banner of the staged copy of `host_path`, read without running it.
+    pub fn banner(
+        &self,
+        host_path: &Path,
+        kind: hvguard_core::HypervisorKind,
+    ) -> Option<(String, String)> {
+        let binary = self.binary(host_path)?;
+        let mut file = std::fs::File::open(&binary).ok()?;
+        let len = file.metadata().ok()?.len();
+        let found = hvguard_host::hypervisors::scan::find_in_file(
+            &mut file,
+            len,
+            &hvguard_host::hypervisors::kind::banners_for(kind),
+        )
+        .ok()??;
+        Some((found.version, found.evidence))
     }
 
     /// Removes the staging folder.
@@ -99,6 +98,23 @@ impl Staged {
         // Best effort: a leftover is cleared by the next staging of the same name.
         let _ = std::fs::remove_dir_all(&self.dir);
     }
+}
+
+/// The entries of `entries` newer than `installed` in dpkg's ordering.
+pub fn newer_than(entries: &[ChangelogEntry], installed: &str) -> Vec<ChangelogEntry> {
+    let Ok(installed) = Version::parse(VersionScheme::Dpkg, installed) else {
+        return Vec::new();
+    };
+    entries
+        .iter()
+        .filter(|entry| {
+            Version::parse(VersionScheme::Dpkg, &entry.version)
+                .ok()
+                .and_then(|v| v.compare(&installed))
+                == Some(std::cmp::Ordering::Greater)
+        })
+        .cloned()
+        .collect()
 }
 
 /// Where a QEMU build under `root` keeps its modules: Debian's multiarch folder or the
@@ -109,10 +125,8 @@ pub fn module_dir_under(root: &Path) -> Option<PathBuf> {
         let base = root.join(lib);
         candidates.push(base.join("qemu"));
         if let Ok(entries) = std::fs::read_dir(&base) {
-            let mut triplets: Vec<PathBuf> = entries
-                .flatten()
-                .map(|e| e.path().join("qemu"))
-                .collect();
+            let mut triplets: Vec<PathBuf> =
+                entries.flatten().map(|e| e.path().join("qemu")).collect();
             triplets.sort();
             candidates.extend(triplets);
         }

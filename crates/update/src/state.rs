@@ -72,7 +72,11 @@ pub fn sha256_file(path: &Path) -> Result<String, UpdateError> {
         }
         hasher.update(&buf[..n]);
     }
-    Ok(hasher.finalize().iter().map(|b| format!("{b:02x}")).collect())
+    Ok(hasher
+        .finalize()
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect())
 }
 
 /// Writes `bytes` to `path` atomically: a temporary file in the same folder, flushed, then
@@ -130,7 +134,10 @@ mod tests {
         assert!(free_bytes(&dir.path().join("not/yet/there")).unwrap() > 0);
         private_dir(&dir.path().join("p/q")).unwrap();
         use std::os::unix::fs::PermissionsExt;
-        let mode = std::fs::metadata(dir.path().join("p/q")).unwrap().permissions().mode();
+        let mode = std::fs::metadata(dir.path().join("p/q"))
+            .unwrap()
+            .permissions()
+            .mode();
         assert_eq!(mode & 0o777, 0o700);
     }
 }

@@ -147,60 +147,119 @@ fn distro_release(snapshot: &Snapshot) -> Option<(String, String)> {
     Some((os.id.clone(), os.version_codename.clone()?))
 }
 
-/// Builds the status report.
-pub fn status(input: &StatusInput<'_>) -> Result<StatusReport, UpdateError> {
-    let mut warnings = Vec::new();
-    let mut packaged = components::packaged(input.snapshot, input.apt, &input.policy.update)?;
-    // CVE ids each component's candidate changelog names, and the evidence to record.
-    let mut candidate_cves: BTreeMap<String, BTreeSet<String>> = BTreeMap::new();
-    let mut evidence = Vec::new();
-    if input.read_candidates {
-        let release = distro_release(input.snapshot);
-        for component in packaged.iter_mut().filter(|c| c.manager == PackageManager::Dpkg) {
-            let pins = component.pins();
-            if pins.is_empty() {
-                continue;
-            }
-            let name = format!("status-{}-{}", component.source, std::process::id());
-            let staged = staging::stage(input.apt, &input.state.staging(), &name, &pins);
-            let staged = match staged {
-                Ok(s) => s,
-                Err(e) => {
-                    warnings.push(format!(
-                        "candidate of {} not read (what it fixes is unknown): {e}",
-                        component.source
-                    ));
-                    continue;
-                }
-            };
-            let found = staged.newer_changelog_entries(&component.installed_source, &mut warnings);
-            staged.remove();
-            let Some((deb, entries)) = found else {
-                warnings.push(format!(
-                    "the staged candidate of {} has no readable changelog",
-                    component.source
-                ));
-                continue;
-            };
-            let set = candidate_cves.entry(component.source.clone()).or_default();
-            for entry in &entries {
-                for cve in &entry.cves {
-                    set.insert(cve.clone());
-                    if let Some((distro, codename)) = &release {
-                        evidence.push(ChangelogEvidence {
-                            cve: cve.clone(),
-                            distro: distro.clone(),
-                            release: codename.clone(),
-                            source_package: component.source.clone(),
-                            fixed_version: entry.version.clone(),
-                            read_from_package: deb.package.clone(),
-                            read_from_version: deb.version.clone(),
-                            line: entry.line,
-                        });
-                    }
+/// What the host would look like with a component's candidate installed.
+#[derive(Debug, Default)]
+struct CandidateView {
+    /// package -> (version, source version).
+    packages: BTreeMap<String, (String, String)>,
+    /// The candidate's changelog, by the package it was read from.
+    changelog: Option<(String, Vec<hvguard_core::ChangelogEntry>)>,
+    /// binary path -> (upstream version, banner) of the staged copy.
+    banners: BTreeMap<PathBuf, (String, String)>,
+}
+
+/// The Snapshot with every candidate view applied: the matcher run on it says what would
+/// still be open after the update, whatever decided (tracker, changelog or upstream range).
+fn candidate_snapshot(snapshot: &Snapshot, views: &[CandidateView]) -> Snapshot {
+    let mut out = snapshot.clone();
+    for view in views {
+        if let hvguard_core::Probe::Found { value: packages } = &mut out.packages {
+            for p in packages.iter_mut() {
+                if let Some((v, sv)) = view.packages.get(&p.name) {
+                    p.version = v.clone();
+                    p.source_version = sv.clone();
                 }
             }
         }
+        for h in &mut out.hypervisors {
+            if let Some(pkg) = h.package.as_mut() {
+                if let Some((v, sv)) = view.packages.get(&pkg.name) {
+                    pkg.version = v.clone();
+                    pkg.source_version = sv.clone();
+                }
+            }
+            if let Some((version, banner)) = view.banners.get(&h.path) {
+                h.version = Some(version.clone());
+                h.version_evidence = Some(banner.clone());
+            }
+        }
+        if let Some((name, entries)) = &view.changelog {
+            out.changelogs.insert(name.clone(), entries.clone());
+        }
+    }
+    out
+}
+
+/// Builds the status report.
+pub fn status(input: &StatusInput<'_>) -> Result<StatusReport, UpdateError> {
+    let mut warnings = Vec::new();
+    let packaged = components::packaged(input.snapshot, input.apt, &input.policy.update)?;
+    let mut views = Vec::new();
+    let mut evidence = Vec::new();
+    let release = distro_release(input.snapshot);
+    for component in packaged
+        .iter()
+        .filter(|c| c.manager == PackageManager::Dpkg)
+    {
+        let pins = component.pins();
+        if pins.is_empty() {
+            continue;
+        }
+        let mut view = CandidateView::default();
+        for (name, version) in &pins {
+            view.packages
+                .insert(name.clone(), (version.clone(), version.clone()));
+        }
+        if input.read_candidates {
+            let name = format!("status-{}-{}", component.source, std::process::id());
+            match staging::stage(input.apt, &input.state.staging(), &name, &pins) {
+                Ok(staged) => {
+                    for deb in &staged.debs {
+                        view.packages.insert(
+                            deb.package.clone(),
+                            (deb.version.clone(), deb.source_version.clone()),
+                        );
+                    }
+                    for path in &component.paths {
+                        if let Some(b) = staged.banner(path, component.kind) {
+                            view.banners.insert(path.clone(), b);
+                        }
+                    }
+                    match staged.changelog(&mut warnings) {
+                        Some((deb, entries)) => {
+                            let newer = staging::newer_than(&entries, &component.installed_source);
+                            for entry in &newer {
+                                for cve in &entry.cves {
+                                    if let Some((distro, codename)) = &release {
+                                        evidence.push(ChangelogEvidence {
+                                            cve: cve.clone(),
+                                            distro: distro.clone(),
+                                            release: codename.clone(),
+                                            source_package: component.source.clone(),
+                                            fixed_version: entry.version.clone(),
+                                            read_from_package: deb.package.clone(),
+                                            read_from_version: deb.version.clone(),
+                                            line: entry.line,
+                                        });
+                                    }
+                                }
+                            }
+                            view.changelog = Some((deb.package.clone(), entries));
+                        }
+                        None => warnings.push(format!(
+                            "the staged candidate of {} has no readable changelog",
+                            component.source
+                        )),
+                    }
+                    staged.remove();
+                }
+                Err(e) => warnings.push(format!(
+                    "candidate of {} not read (judged by its version alone): {e}",
+                    component.source
+                )),
+            }
+        }
+        views.push(view);
     }
     // Entries are newest first: keep the oldest entry naming a CVE, the first fix.
     let mut first_fix: BTreeMap<(String, String), ChangelogEvidence> = BTreeMap::new();
@@ -223,31 +282,54 @@ pub fn status(input: &StatusInput<'_>) -> Result<StatusReport, UpdateError> {
     let (advisories, origin) = load_advisories(input.store)?;
     let by_id: BTreeMap<&str, &Advisory> = advisories.iter().map(|a| (a.id.as_str(), a)).collect();
     let matched = match_snapshot(input.snapshot, &advisories, input.policy, input.today);
+    let after = candidate_snapshot(input.snapshot, &views);
+    let still = match_snapshot(&after, &advisories, input.policy, input.today);
+    let still_open: BTreeSet<(PathBuf, String)> = still
+        .findings
+        .iter()
+        .filter_map(|f| {
+            Some((
+                f.location.as_ref()?.path.clone(),
+                f.advisory.as_ref()?.id.clone(),
+            ))
+        })
+        .collect();
 
     let mut components = Vec::new();
     for c in &packaged {
         let findings: Vec<&Finding> = matched
             .findings
             .iter()
-            .filter(|f| f.location.as_ref().is_some_and(|l| c.paths.contains(&l.path)))
+            .filter(|f| {
+                f.location
+                    .as_ref()
+                    .is_some_and(|l| c.paths.contains(&l.path))
+            })
             .collect();
-        let cves = candidate_cves.get(&c.source);
         let fixed_by_candidate = |f: &Finding| -> Option<String> {
-            let a = f.advisory.as_ref()?;
             let cand = c.candidate.as_deref().filter(|_| c.has_update())?;
-            if let Some(cves) = cves {
-                if std::iter::once(&a.id).chain(a.aliases.iter()).any(|id| cves.contains(id)) {
-                    return Some(format!("named in the changelog of candidate {cand}"));
-                }
-            }
-            let fixed = a.fixed_in.as_deref()?;
-            let fixed_v = Version::parse(VersionScheme::Dpkg, fixed).ok()?;
-            let cand_v = Version::parse(VersionScheme::Dpkg, cand).ok()?;
-            (fixed_v.compare(&cand_v) != Some(std::cmp::Ordering::Greater))
-                .then(|| format!("fixed in {fixed}, at or below candidate {cand}"))
+            let path = f.location.as_ref()?.path.clone();
+            let id = f.advisory.as_ref()?.id.clone();
+            (!still_open.contains(&(path, id))).then(|| {
+                let decided = still
+                    .decisions
+                    .iter()
+                    .find(|d| {
+                        Some(&d.advisory) == f.advisory.as_ref().map(|a| &a.id)
+                            && c.paths.contains(&d.binary)
+                    })
+                    .map(|d| d.evidence.clone())
+                    .unwrap_or_default();
+                format!("not open with candidate {cand}: {decided}")
+            })
         };
-        let (fixes, overdue, open) =
-            sla_and_fixes(&findings, &by_id, input.policy, input.today, fixed_by_candidate);
+        let (fixes, overdue, open) = sla_and_fixes(
+            &findings,
+            &by_id,
+            input.policy,
+            input.today,
+            fixed_by_candidate,
+        );
         components.push(ComponentStatus {
             kind: c.kind.as_str().to_owned(),
             manager: match c.manager {
@@ -267,7 +349,13 @@ pub fn status(input: &StatusInput<'_>) -> Result<StatusReport, UpdateError> {
         });
     }
     if let Some(kata) = components::kata_static(input.snapshot) {
-        components.push(kata_status(input.snapshot, &kata, &matched.findings, &by_id, input));
+        components.push(kata_status(
+            input.snapshot,
+            &kata,
+            &matched.findings,
+            &by_id,
+            input,
+        ));
     }
     Ok(StatusReport {
         schema: STATUS_SCHEMA.into(),
@@ -318,12 +406,18 @@ fn sla_and_fixes(
         if f.message.starts_with("Accepted risk") {
             continue;
         }
-        let Some(advisory) = by_id.get(id.as_str()) else { continue };
-        let (Some(published), Some(due)) = (advisory.published, policy.update.due(advisory, f.severity))
+        let Some(advisory) = by_id.get(id.as_str()) else {
+            continue;
+        };
+        let (Some(published), Some(due)) =
+            (advisory.published, policy.update.due(advisory, f.severity))
         else {
             continue;
         };
-        let days = today.since(due).map(|s| i64::from(s.get_days())).unwrap_or(0);
+        let days = today
+            .since(due)
+            .map(|s| i64::from(s.get_days()))
+            .unwrap_or(0);
         let entry = Overdue {
             id,
             severity: f.severity,
@@ -377,7 +471,10 @@ fn kata_status(
         let advisory = by_id.get(a.id.as_str())?;
         let path = &f.location.as_ref()?.path;
         let (product, version) = match kind_at(path) {
-            Some((kind, product)) => (product, table.as_ref()?.bundled_version(candidate, kind)?.to_owned()),
+            Some((kind, product)) => (
+                product,
+                table.as_ref()?.bundled_version(candidate, kind)?.to_owned(),
+            ),
             None => (Product::Kata, candidate.to_owned()),
         };
         let v = Version::parse(VersionScheme::Upstream, &version).ok()?;
@@ -423,7 +520,10 @@ impl StatusReport {
                 c.kind,
                 c.package,
                 c.manager,
-                c.source.as_deref().map(|s| format!(", source {s}")).unwrap_or_default(),
+                c.source
+                    .as_deref()
+                    .map(|s| format!(", source {s}"))
+                    .unwrap_or_default(),
                 c.installed,
                 c.candidate.as_deref().unwrap_or("none")
             );
@@ -472,7 +572,10 @@ impl StatusReport {
                 i.kind,
                 i.started_at,
                 i.pid,
-                i.stage.as_deref().map(|s| format!(", in stage {s}")).unwrap_or_default(),
+                i.stage
+                    .as_deref()
+                    .map(|s| format!(", in stage {s}"))
+                    .unwrap_or_default(),
                 i.remedy
             );
         }

@@ -239,28 +239,31 @@ fn preflight(
     }
     if check_window {
         match &ctx.policy.update.window {
-            Some(w) if !ctx.now && !w.contains(ctx.local_now) => {
-                return Err((
-                    Outcome::Refused,
-                    format!(
-                        "outside the maintenance window ({}); it is {} now (pass --now to override)",
-                        w.describe(),
-                        ctx.local_now.strftime("%a %H:%M")
-                    ),
-                ))
+            Some(w) if !ctx.now && !w.contains(ctx.local_now) => return Err((
+                Outcome::Refused,
+                format!(
+                    "outside the maintenance window ({}); it is {} now (pass --now to override)",
+                    w.describe(),
+                    ctx.local_now.strftime("%a %H:%M")
+                ),
+            )),
+            Some(w) if ctx.now => {
+                notes.push(format!("window {} overridden by --now", w.describe()))
             }
-            Some(w) if ctx.now => notes.push(format!("window {} overridden by --now", w.describe())),
             Some(w) => notes.push(format!("inside the window {}", w.describe())),
             None => notes.push("no maintenance window set".into()),
         }
     }
-    let waited = wait_for_dpkg(&ctx.root, ctx.lock_wait).map_err(|e| (Outcome::Failed, e.to_string()))?;
+    let waited =
+        wait_for_dpkg(&ctx.root, ctx.lock_wait).map_err(|e| (Outcome::Failed, e.to_string()))?;
     notes.push(format!("dpkg lock free (waited {} ms)", waited.as_millis()));
     if !pins.is_empty() {
-        let plan = ctx
-            .apt
-            .simulate(pins)
-            .map_err(|e| (Outcome::Refused, format!("apt cannot install the candidates: {e}")))?;
+        let plan = ctx.apt.simulate(pins).map_err(|e| {
+            (
+                Outcome::Refused,
+                format!("apt cannot install the candidates: {e}"),
+            )
+        })?;
         let extra: Vec<String> = plan
             .iter()
             .filter(|c| !pins.iter().any(|(p, _)| p == &c.package))
@@ -276,7 +279,10 @@ fn preflight(
         if let Some(held) = plan.iter().find(|c| ctx.policy.update.holds(&c.package)) {
             return Err((
                 Outcome::Refused,
-                format!("apt would also change {}, which the policy holds", held.package),
+                format!(
+                    "apt would also change {}, which the policy holds",
+                    held.package
+                ),
             ));
         }
         if !extra.is_empty() {
@@ -289,7 +295,10 @@ fn preflight(
                 .apt
                 .show(package, version)
                 .map_err(|e| (Outcome::Refused, e.to_string()))?;
-            download += fields.get("Size").and_then(|s| s.parse::<u64>().ok()).unwrap_or(0);
+            download += fields
+                .get("Size")
+                .and_then(|s| s.parse::<u64>().ok())
+                .unwrap_or(0);
             unpacked += fields
                 .get("Installed-Size")
                 .and_then(|s| s.parse::<u64>().ok())
@@ -299,8 +308,10 @@ fn preflight(
         // Staging holds the downloads and their unpacked tree; the artifacts about as much
         // again as the downloads; the install needs the unpacked size in /usr.
         let state_need = 2 * download + unpacked + SPACE_MARGIN;
-        let state_free = free_bytes(&ctx.state.base).map_err(|e| (Outcome::Failed, e.to_string()))?;
-        let usr_free = free_bytes(Path::new("/usr")).map_err(|e| (Outcome::Failed, e.to_string()))?;
+        let state_free =
+            free_bytes(&ctx.state.base).map_err(|e| (Outcome::Failed, e.to_string()))?;
+        let usr_free =
+            free_bytes(Path::new("/usr")).map_err(|e| (Outcome::Failed, e.to_string()))?;
         if state_free < state_need || usr_free < unpacked + SPACE_MARGIN {
             return Err((
                 Outcome::Refused,
@@ -331,7 +342,10 @@ fn verify_installed(
     label: &str,
 ) -> Result<String, String> {
     for (package, version) in expected {
-        let got = ctx.apt.installed_version(package).map_err(|e| e.to_string())?;
+        let got = ctx
+            .apt
+            .installed_version(package)
+            .map_err(|e| e.to_string())?;
         if got.as_deref() != Some(version.as_str()) {
             return Err(format!(
                 "dpkg shows {package} {} where {version} was expected",
@@ -384,7 +398,11 @@ fn verify_installed(
 }
 
 /// Boots the installed binaries of `components` with the gate (verification after a change).
-fn boot_installed(ctx: &Context<'_>, components: &[&Packaged], label: &str) -> Result<String, String> {
+fn boot_installed(
+    ctx: &Context<'_>,
+    components: &[&Packaged],
+    label: &str,
+) -> Result<String, String> {
     let Some(gate) = ctx.gate else {
         return Ok("smoke boot skipped (--skip-smoke)".into());
     };
@@ -393,7 +411,11 @@ fn boot_installed(ctx: &Context<'_>, components: &[&Packaged], label: &str) -> R
         let Some(path) = boot_binary(c) else { continue };
         let target = BootTarget::new(format!("{label} {}", c.package), path);
         let m = gate.boot(&target).map_err(|reason| {
-            format!("{} gate: {} did not boot: {reason}", gate.name(), target.label)
+            format!(
+                "{} gate: {} did not boot: {reason}",
+                gate.name(),
+                target.label
+            )
         })?;
         notes.push(format!(
             "{} gate: {} median {} ms ({})",
@@ -437,7 +459,10 @@ fn manual_steps(artifacts: &[ArtifactRecord], tx: Option<&str>) -> Vec<String> {
     if artifacts.is_empty() {
         steps.push("No rollback artifacts were saved: reinstall the previous versions from the archive with `apt-get install --allow-downgrades PACKAGE=VERSION ...` (the versions are in `hvguard update history`)".into());
     } else {
-        let files: Vec<String> = artifacts.iter().map(|a| a.path.display().to_string()).collect();
+        let files: Vec<String> = artifacts
+            .iter()
+            .map(|a| a.path.display().to_string())
+            .collect();
         let sums: Vec<String> = artifacts
             .iter()
             .map(|a| format!("{}  {}", a.sha256, a.path.display()))
@@ -596,17 +621,26 @@ fn apply_stages<'c>(
     };
     if changing.is_empty() {
         run.stage("preflight", |_| {
-            StageEnd::Ok((), "every packaged hypervisor is at its candidate (or held)".into())
+            StageEnd::Ok(
+                (),
+                "every packaged hypervisor is at its candidate (or held)".into(),
+            )
         });
         return Ok(Ok(empty));
     }
     if !ctx.dry_run {
-        run.open(&ctx.store, if drill { "drill" } else { "apply" }, &run.result.components.clone())?;
+        run.open(
+            &ctx.store,
+            if drill { "drill" } else { "apply" },
+            &run.result.components.clone(),
+        )?;
     }
     let own_tx = run.tx.clone();
-    let pre = run.stage("preflight", |_| match preflight(ctx, own_tx.as_deref(), &pins, true) {
-        Ok(d) => StageEnd::Ok((), d),
-        Err((outcome, d)) => StageEnd::Failed(format!("{}: {d}", outcome.as_str())),
+    let pre = run.stage("preflight", |_| {
+        match preflight(ctx, own_tx.as_deref(), &pins, true) {
+            Ok(d) => StageEnd::Ok((), d),
+            Err((outcome, d)) => StageEnd::Failed(format!("{}: {d}", outcome.as_str())),
+        }
     });
     if pre.is_none() {
         let refused = run
@@ -614,7 +648,11 @@ fn apply_stages<'c>(
             .stages
             .last()
             .is_some_and(|s| s.detail.starts_with("refused"));
-        return Ok(Err(if refused { Outcome::Refused } else { Outcome::Failed }));
+        return Ok(Err(if refused {
+            Outcome::Refused
+        } else {
+            Outcome::Failed
+        }));
     }
     if ctx.dry_run {
         run.result.dry_run = true;
@@ -632,7 +670,10 @@ fn apply_stages<'c>(
     let artifact_dir = ctx.state.rollback().join(&tx);
     let records = if ctx.no_rollback {
         run.stage::<()>("artifacts", |_| {
-            StageEnd::Skipped("--no-rollback: no artifacts saved; a failure cannot be undone automatically".into())
+            StageEnd::Skipped(
+                "--no-rollback: no artifacts saved; a failure cannot be undone automatically"
+                    .into(),
+            )
         });
         Vec::new()
     } else {
@@ -656,24 +697,33 @@ fn apply_stages<'c>(
             Some(records) => {
                 run.record_artifacts(&artifact_dir, &records);
                 let keep = usize::try_from(ctx.policy.update.keep_rollback_artifacts).unwrap_or(3);
-                for removed in artifacts::prune(&ctx.state.rollback(), keep, std::slice::from_ref(&artifact_dir)) {
-                    (ctx.progress)(&format!("removed old rollback artifacts {}", removed.display()));
+                for removed in artifacts::prune(
+                    &ctx.state.rollback(),
+                    keep,
+                    std::slice::from_ref(&artifact_dir),
+                ) {
+                    (ctx.progress)(&format!(
+                        "removed old rollback artifacts {}",
+                        removed.display()
+                    ));
                 }
                 records
             }
             None => return Ok(Err(Outcome::Refused)),
         }
     };
-    let staged = run.stage("stage", |_| match staging::stage(&ctx.apt, &ctx.state.staging(), &tx, &pins) {
-        Ok(s) => {
-            let d = format!(
-                "{} candidate package(s) unpacked in {}",
-                s.debs.len(),
-                s.root.display()
-            );
-            StageEnd::Ok(s, d)
+    let staged = run.stage("stage", |_| {
+        match staging::stage(&ctx.apt, &ctx.state.staging(), &tx, &pins) {
+            Ok(s) => {
+                let d = format!(
+                    "{} candidate package(s) unpacked in {}",
+                    s.debs.len(),
+                    s.root.display()
+                );
+                StageEnd::Ok(s, d)
+            }
+            Err(e) => StageEnd::Failed(format!("refused: {e}")),
         }
-        Err(e) => StageEnd::Failed(format!("refused: {e}")),
     });
     let Some(staged) = staged else {
         return Ok(Err(Outcome::Refused));
@@ -710,7 +760,16 @@ fn apply_stages<'c>(
         return Ok(Err(Outcome::Refused));
     }
     let installed = run.stage("install", |_| match ctx.apt.install_versions(&pins) {
-        Ok(()) => StageEnd::Ok((), format!("apt-get installed {}", pins.iter().map(|(p, v)| format!("{p}={v}")).collect::<Vec<_>>().join(" "))),
+        Ok(()) => StageEnd::Ok(
+            (),
+            format!(
+                "apt-get installed {}",
+                pins.iter()
+                    .map(|(p, v)| format!("{p}={v}"))
+                    .collect::<Vec<_>>()
+                    .join(" ")
+            ),
+        ),
         Err(e) => StageEnd::Failed(e.to_string()),
     });
     let verified = installed.is_some()
@@ -773,29 +832,46 @@ pub fn rollback(
     let chosen = match to {
         Some(version) => with_artifacts
             .iter()
-            .find(|t| t.artifacts.iter().any(|a| a.version == version) || t.components.iter().any(|c| c.from == version))
+            .find(|t| {
+                t.artifacts.iter().any(|a| a.version == version)
+                    || t.components.iter().any(|c| c.from == version)
+            })
             .copied()
             .ok_or_else(|| {
                 let known: Vec<String> = with_artifacts
                     .iter()
-                    .flat_map(|t| t.artifacts.iter().map(|a| format!("{} {}", a.package, a.version)))
+                    .flat_map(|t| {
+                        t.artifacts
+                            .iter()
+                            .map(|a| format!("{} {}", a.package, a.version))
+                    })
                     .collect();
                 UpdateError::Input(format!(
                     "no saved rollback artifacts hold version {version} (saved: {})",
-                    if known.is_empty() { "none".into() } else { known.join(", ") }
+                    if known.is_empty() {
+                        "none".into()
+                    } else {
+                        known.join(", ")
+                    }
                 ))
             })?,
         None => {
             // The newest set whose versions are not what is installed now.
             let differs = |t: &&TxRecord| {
                 t.artifacts.iter().any(|a| {
-                    ctx.apt.installed_version(&a.package).ok().flatten().as_deref() != Some(a.version.as_str())
+                    ctx.apt
+                        .installed_version(&a.package)
+                        .ok()
+                        .flatten()
+                        .as_deref()
+                        != Some(a.version.as_str())
                 })
             };
             match with_artifacts.iter().copied().find(differs) {
                 Some(t) => t,
                 None => {
-                    let interrupted: Vec<&TxRecord> = txs.iter().filter(|t| t.is_interrupted()).collect();
+                    let interrupted: Vec<&TxRecord> =
+                        txs.iter().filter(|t| t.is_interrupted()).collect();
                     if interrupted.is_empty() {
                         run.stage("preflight", |_| {
                             StageEnd::Ok((), "nothing to roll back: every saved artifact set matches what is installed".into())
@@ -805,7 +881,10 @@ pub fn rollback(
                     // Interrupted before anything changed: close it.
                     let mut journal = Journal::open(&ctx.store)?;
                     for t in &interrupted {
-                        journal.close_interrupted(&t.id, "closed by rollback: installed versions already match")?;
+                        journal.close_interrupted(
+                            &t.id,
+                            "closed by rollback: installed versions already match",
+                        )?;
                     }
                     run.stage("preflight", |_| {
                         StageEnd::Ok((), format!(
@@ -840,11 +919,18 @@ pub fn rollback(
     let refs: Vec<&Packaged> = components.iter().collect();
     run.open(&ctx.store, "rollback", &run.result.components.clone())?;
     let own = run.tx.clone();
-    let pre = run.stage("preflight", |_| match preflight(ctx, own.as_deref(), &[], false) {
-        Ok(d) => StageEnd::Ok((), format!("restoring the artifacts of transaction {}; {d}", chosen.id)),
-        // An interrupted transaction is what a rollback is for: only the dpkg lock matters.
-        Err((_, d)) if d.contains("was interrupted") => StageEnd::Ok((), format!("recovering: {d}")),
-        Err((outcome, d)) => StageEnd::Failed(format!("{}: {d}", outcome.as_str())),
+    let pre = run.stage("preflight", |_| {
+        match preflight(ctx, own.as_deref(), &[], false) {
+            Ok(d) => StageEnd::Ok(
+                (),
+                format!("restoring the artifacts of transaction {}; {d}", chosen.id),
+            ),
+            // An interrupted transaction is what a rollback is for: only the dpkg lock matters.
+            Err((_, d)) if d.contains("was interrupted") => {
+                StageEnd::Ok((), format!("recovering: {d}"))
+            }
+            Err((outcome, d)) => StageEnd::Failed(format!("{}: {d}", outcome.as_str())),
+        }
     });
     if pre.is_none() {
         return Ok(run.finish(Outcome::Failed));
@@ -852,13 +938,19 @@ pub fn rollback(
     if restore(&mut run, ctx, &records, &refs) {
         if let Some(j) = run.journal.as_mut() {
             for t in txs.iter().filter(|t| t.is_interrupted()) {
-                let _ = j.close_interrupted(&t.id, &format!("recovered by rollback {}", own.as_deref().unwrap_or("")));
+                let _ = j.close_interrupted(
+                    &t.id,
+                    &format!("recovered by rollback {}", own.as_deref().unwrap_or("")),
+                );
             }
         }
         run.stage("report", |r| {
             let users = stale_users(ctx);
             r.result.running_on_old_binary = users;
-            StageEnd::Ok((), format!("restored the versions saved by transaction {}", chosen.id))
+            StageEnd::Ok(
+                (),
+                format!("restored the versions saved by transaction {}", chosen.id),
+            )
         });
         Ok(run.finish(Outcome::RolledBack))
     } else {

@@ -296,7 +296,10 @@ fn by_distro(
                     tracker_source(f),
                     format!(
                         "{}: fixed in {} {v} for {}; installed source version {} is at or above it",
-                        said_by(f), f.package, f.release, package.source_version
+                        said_by(f),
+                        f.package,
+                        f.release,
+                        package.source_version
                     ),
                     Some(v.to_owned()),
                 ));
@@ -307,7 +310,10 @@ fn by_distro(
                     tracker_source(f),
                     format!(
                         "{}: fixed in {} {v} for {}; installed source version {} is below it",
-                        said_by(f), f.package, f.release, package.source_version
+                        said_by(f),
+                        f.package,
+                        f.release,
+                        package.source_version
                     ),
                     Some(v.to_owned()),
                 ));

@@ -251,12 +251,10 @@ fn parse_weekday(text: &str, value: &Spanned<String>) -> Result<Weekday, ValueEr
 fn parse_time(text: &str, value: &Spanned<String>, key: &str) -> Result<Time, ValueError> {
     let raw = value.get_ref().trim();
     let parsed = match raw.split_once(':') {
-        Some((h, m)) if h.len() <= 2 && m.len() == 2 => {
-            match (h.parse::<i8>(), m.parse::<i8>()) {
-                (Ok(h), Ok(m)) => Time::new(h, m, 0, 0).ok(),
-                _ => None,
-            }
-        }
+        Some((h, m)) if h.len() <= 2 && m.len() == 2 => match (h.parse::<i8>(), m.parse::<i8>()) {
+            (Ok(h), Ok(m)) => Time::new(h, m, 0, 0).ok(),
+            _ => None,
+        },
         _ => None,
     };
     parsed.ok_or_else(|| {
@@ -269,7 +267,11 @@ fn parse_time(text: &str, value: &Spanned<String>, key: &str) -> Result<Time, Va
 
 impl RawUpdate {
     /// Checks every value; `table_line` is the line of the `[update]` header.
-    pub(super) fn validate(self, text: &str, table_line: usize) -> Result<UpdatePolicy, ValueError> {
+    pub(super) fn validate(
+        self,
+        text: &str,
+        table_line: usize,
+    ) -> Result<UpdatePolicy, ValueError> {
         let mut policy = UpdatePolicy {
             line: Some(table_line),
             ..UpdatePolicy::default()

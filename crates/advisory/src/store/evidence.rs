@@ -88,8 +88,9 @@ impl Store {
         now: &str,
     ) -> Result<usize, StoreError> {
         self.write_locked(super::journal_lock_wait(), |tx, path| {
-            tx.execute_batch(CREATE)
-                .map_err(|e| StoreError::sqlite(path, "creating the changelog evidence table", e))?;
+            tx.execute_batch(CREATE).map_err(|e| {
+                StoreError::sqlite(path, "creating the changelog evidence table", e)
+            })?;
             let mut written = 0;
             let mut put = tx
                 .prepare(

@@ -8,6 +8,7 @@ mod explain;
 mod harden;
 mod rules;
 mod scan;
+pub mod update;
 
 use crate::args::{Cli, Command};
 use anyhow::Result;
@@ -20,6 +21,8 @@ pub enum Outcome {
     Clean,
     /// Findings at or above `--fail-on`.
     Findings,
+    /// A command with its own exit-code contract (`update`: 0/1/2).
+    Code(u8),
 }
 
 impl Outcome {
@@ -35,6 +38,7 @@ impl Outcome {
         match self {
             Outcome::Clean => ExitCode::SUCCESS,
             Outcome::Findings => ExitCode::from(1),
+            Outcome::Code(code) => ExitCode::from(code),
         }
     }
 }
@@ -49,5 +53,6 @@ pub fn run(cli: Cli) -> Result<Outcome> {
         Command::Advisories(args) => advisories::run(args),
         Command::Rules(args) => rules::run(args),
         Command::Explain(args) => explain::run(args),
+        Command::Update(args) => update::run(args),
     }
 }

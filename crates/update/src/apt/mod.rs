@@ -54,6 +54,8 @@ pub struct DebFile {
     pub version: String,
     pub arch: String,
     pub source: String,
+    /// The source version (differs from `version` for binNMUs: `+b3`).
+    pub source_version: String,
     pub path: PathBuf,
 }
 
@@ -113,7 +115,10 @@ impl Apt {
     }
 
     /// `apt-cache policy PKG...`.
-    pub fn policy(&self, packages: &[&str]) -> Result<BTreeMap<String, PackagePolicy>, UpdateError> {
+    pub fn policy(
+        &self,
+        packages: &[&str],
+    ) -> Result<BTreeMap<String, PackagePolicy>, UpdateError> {
         if packages.is_empty() {
             return Ok(BTreeMap::new());
         }
@@ -134,15 +139,25 @@ impl Apt {
     }
 
     /// `apt-cache show PKG=VERSION`: the control fields of that version.
-    pub fn show(&self, package: &str, version: &str) -> Result<BTreeMap<String, String>, UpdateError> {
+    pub fn show(
+        &self,
+        package: &str,
+        version: &str,
+    ) -> Result<BTreeMap<String, String>, UpdateError> {
         let pin = format!("{package}={version}");
         let args = self.with_options(&["show", "--no-all-versions", "--", &pin]);
         let out = self.run(APT_CACHE, args, None, Duration::from_secs(60), &[])?;
-        Ok(parse::parse_first_stanza(&String::from_utf8_lossy(&out.stdout)))
+        Ok(parse::parse_first_stanza(&String::from_utf8_lossy(
+            &out.stdout,
+        )))
     }
 
     /// `apt-get download PKG=VERSION...` into `dir`; returns the files with their fields.
-    pub fn download(&self, dir: &Path, pins: &[(String, String)]) -> Result<Vec<DebFile>, UpdateError> {
+    pub fn download(
+        &self,
+        dir: &Path,
+        pins: &[(String, String)],
+    ) -> Result<Vec<DebFile>, UpdateError> {
         if pins.is_empty() {
             return Ok(Vec::new());
         }
@@ -163,7 +178,14 @@ impl Apt {
     /// What `apt-get install PKG=VERSION...` would change, from apt's own simulation.
     pub fn simulate(&self, pins: &[(String, String)]) -> Result<Vec<PlannedChange>, UpdateError> {
         let pinned: Vec<String> = pins.iter().map(|(p, v)| format!("{p}={v}")).collect();
-        let mut rest = vec!["install", "-s", "-y", "--no-remove", "--no-install-recommends", "--"];
+        let mut rest = vec![
+            "install",
+            "-s",
+            "-y",
+            "--no-remove",
+            "--no-install-recommends",
+            "--",
+        ];
         rest.extend(pinned.iter().map(String::as_str));
         let args = self.with_options(&rest);
         let out = self.run(APT_GET, args, None, Duration::from_secs(120), &[])?;
@@ -263,14 +285,22 @@ impl Apt {
             });
         };
         // `Source: qemu (1:7.2+dfsg-7+deb12u18)` for binNMUs; absent when equal to Package.
-        let source = get("Source")
-            .and_then(|s| s.split_whitespace().next().map(str::to_owned))
+        let source_field = get("Source").unwrap_or_default();
+        let mut words = source_field.split_whitespace();
+        let source = words
+            .next()
+            .map(str::to_owned)
             .unwrap_or_else(|| package.clone());
+        let source_version = words
+            .next()
+            .and_then(|v| v.strip_prefix('(')?.strip_suffix(')'))
+            .map_or_else(|| version.clone(), str::to_owned);
         Ok(DebFile {
             package,
             version,
             arch,
             source,
+            source_version,
             path: path.to_path_buf(),
         })
     }
@@ -318,7 +348,11 @@ pub fn parse_simulation(text: &str) -> Vec<PlannedChange> {
                 }
                 None => (None, rest),
             };
-            let to = rest.strip_prefix('(')?.split_whitespace().next()?.to_owned();
+            let to = rest
+                .strip_prefix('(')?
+                .split_whitespace()
+                .next()?
+                .to_owned();
             Some(PlannedChange {
                 package: package.to_owned(),
                 from,

@@ -27,7 +27,9 @@ pub fn parse_policy(text: &str) -> Result<BTreeMap<String, PackagePolicy>, Strin
             continue;
         }
         if !line.starts_with(' ') {
-            let Some(name) = line.strip_suffix(':').filter(|n| !n.contains(char::is_whitespace))
+            let Some(name) = line
+                .strip_suffix(':')
+                .filter(|n| !n.contains(char::is_whitespace))
             else {
                 // apt's own notes ("Package files:", pin lines) are not package stanzas.
                 current = None;
@@ -39,7 +41,9 @@ pub fn parse_policy(text: &str) -> Result<BTreeMap<String, PackagePolicy>, Strin
             continue;
         }
         let Some(name) = &current else { continue };
-        let Some(policy) = out.get_mut(name) else { continue };
+        let Some(policy) = out.get_mut(name) else {
+            continue;
+        };
         let trimmed = line.trim();
         if let Some(v) = trimmed.strip_prefix("Installed:") {
             policy.installed = version_or_none(v);
@@ -64,7 +68,9 @@ pub fn parse_policy(text: &str) -> Result<BTreeMap<String, PackagePolicy>, Strin
             } else if words.len() == 2 && words[1].parse::<i64>().is_ok() {
                 policy.versions.push((words[0].to_owned(), Vec::new()));
             } else {
-                return Err(format!("line {n}: unexpected version-table line {trimmed:?}"));
+                return Err(format!(
+                    "line {n}: unexpected version-table line {trimmed:?}"
+                ));
             }
         }
     }

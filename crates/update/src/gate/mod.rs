@@ -138,10 +138,12 @@ mod tests {
             "table"
         }
         fn boot(&self, target: &BootTarget) -> Result<BootMeasurement, String> {
-            self.0[&target.label].clone().map(|median_ms| BootMeasurement {
-                median_ms,
-                detail: "table".into(),
-            })
+            self.0[&target.label]
+                .clone()
+                .map(|median_ms| BootMeasurement {
+                    median_ms,
+                    detail: "table".into(),
+                })
         }
     }
 
@@ -157,7 +159,11 @@ mod tests {
         assert!(judge(&gate(Ok(100), Ok(100)), &c, Some(&i), &p).ok);
         p.max_boot_ms = Some(1);
         let v = judge(&gate(Ok(100), Ok(100)), &c, Some(&i), &p);
-        assert!(!v.ok && v.detail.contains("max_boot_ms = 1"), "{}", v.detail);
+        assert!(
+            !v.ok && v.detail.contains("max_boot_ms = 1"),
+            "{}",
+            v.detail
+        );
         p.max_boot_ms = None;
         p.max_boot_regression_percent = Some(20);
         assert!(judge(&gate(Ok(120), Ok(100)), &c, Some(&i), &p).ok);
@@ -166,6 +172,10 @@ mod tests {
         let v = judge(&gate(Err("VMM exited".into()), Ok(1)), &c, Some(&i), &p);
         assert!(!v.ok && v.detail.contains("VMM exited"), "{}", v.detail);
         let v = judge(&gate(Ok(5), Err("no".into())), &c, Some(&i), &p);
-        assert!(v.ok && v.detail.contains("no regression check"), "{}", v.detail);
+        assert!(
+            v.ok && v.detail.contains("no regression check"),
+            "{}",
+            v.detail
+        );
     }
 }

@@ -77,7 +77,15 @@ pub fn start_once(
     let mut command = Command::new(binary);
     command
         .args([
-            "-machine", "none", "-accel", "tcg", "-nodefaults", "-display", "none", "-S", "-qmp",
+            "-machine",
+            "none",
+            "-accel",
+            "tcg",
+            "-nodefaults",
+            "-display",
+            "none",
+            "-S",
+            "-qmp",
             "stdio",
         ])
         .env_clear()

@@ -41,7 +41,10 @@ pub enum Current {
     /// A plain directory (as the tarball and kata-deploy leave it), with its release.
     PlainDir { version: Option<String> },
     /// A symlink into the release store.
-    Link { target: PathBuf, version: Option<String> },
+    Link {
+        target: PathBuf,
+        version: Option<String>,
+    },
 }
 
 impl KataLayout {
@@ -82,7 +85,13 @@ impl KataLayout {
         let meta = match std::fs::symlink_metadata(&self.kata_dir) {
             Ok(m) => m,
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Current::Missing),
-            Err(e) => return Err(UpdateError::io(&self.kata_dir, "reading the Kata install", e)),
+            Err(e) => {
+                return Err(UpdateError::io(
+                    &self.kata_dir,
+                    "reading the Kata install",
+                    e,
+                ))
+            }
         };
         let version = read_version(&self.kata_dir);
         if meta.file_type().is_symlink() {
@@ -128,7 +137,8 @@ pub fn read_version(dir: &Path) -> Option<String> {
     let line = text.lines().next()?.trim();
     let v = line.strip_prefix('v').unwrap_or(line);
     let ok = v.bytes().next().is_some_and(|b| b.is_ascii_digit())
-        && v.bytes().all(|b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'-' | b'+' | b'~'));
+        && v.bytes()
+            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'-' | b'+' | b'~'));
     ok.then(|| v.to_owned())
 }
 
@@ -232,9 +242,9 @@ pub fn switch(layout: &KataLayout, version: &str) -> Result<Switched, UpdateErro
     };
     match layout.current()? {
         Current::PlainDir { version: old } => {
-            let name = old.clone().unwrap_or_else(|| {
-                format!("unknown-{}", jiff::Timestamp::now().as_second())
-            });
+            let name = old
+                .clone()
+                .unwrap_or_else(|| format!("unknown-{}", jiff::Timestamp::now().as_second()));
             let dest = layout.release(&name);
             if dest.exists() {
                 return Err(UpdateError::Input(format!(
@@ -245,7 +255,11 @@ pub fn switch(layout: &KataLayout, version: &str) -> Result<Switched, UpdateErro
             }
             private_dir(&layout.releases())?;
             std::fs::rename(&layout.kata_dir, &dest).map_err(|e| {
-                UpdateError::io(&layout.kata_dir, "moving the plain Kata directory into the release store", e)
+                UpdateError::io(
+                    &layout.kata_dir,
+                    "moving the plain Kata directory into the release store",
+                    e,
+                )
             })?;
             let _ = std::fs::write(dest.join(MIGRATED_MARKER), b"");
             out.previous = old;
@@ -281,7 +295,11 @@ pub fn switch_back(layout: &KataLayout, version: &str) -> Result<(), UpdateError
             .map_err(|e| UpdateError::io(&layout.kata_dir, "removing the Kata symlink", e))?;
     }
     std::fs::rename(&target, &layout.kata_dir).map_err(|e| {
-        UpdateError::io(&target, "moving the release back to a plain Kata directory", e)
+        UpdateError::io(
+            &target,
+            "moving the release back to a plain Kata directory",
+            e,
+        )
     })?;
     let _ = std::fs::remove_file(layout.kata_dir.join(MIGRATED_MARKER));
     Ok(())
@@ -334,7 +352,10 @@ mod tests {
         let (version, dir) = unpack(&layout, &file).unwrap();
         assert_eq!(version, "3.21.0");
         assert!(dir.join("bin/marker").exists());
-        assert!(unpack(&layout, &file).is_err(), "a second unpack is refused");
+        assert!(
+            unpack(&layout, &file).is_err(),
+            "a second unpack is refused"
+        );
 
         let s = switch(&layout, "3.21.0").unwrap();
         assert_eq!(s.previous.as_deref(), Some("3.20.0"));

@@ -58,11 +58,7 @@ fn old_release_users(ctx: &Context<'_>, layout: &KataLayout, active: &str) -> Ve
         .unwrap_or_default()
 }
 
-fn verify_active(
-    ctx: &Context<'_>,
-    layout: &KataLayout,
-    version: &str,
-) -> StageEnd<()> {
+fn verify_active(ctx: &Context<'_>, layout: &KataLayout, version: &str) -> StageEnd<()> {
     let got = kata::read_version(&layout.kata_dir);
     if got.as_deref() != Some(version) {
         return StageEnd::Failed(format!(
@@ -72,7 +68,10 @@ fn verify_active(
         ));
     }
     let mut detail = format!("{} is release {version}", layout.kata_dir.display());
-    match (ctx.gate, release_target(format!("active Kata {version}"), &layout.kata_dir)) {
+    match (
+        ctx.gate,
+        release_target(format!("active Kata {version}"), &layout.kata_dir),
+    ) {
         (Some(gate), Some(target)) => match gate.boot(&target) {
             Ok(m) => detail.push_str(&format!(
                 "; {} gate: {} median {} ms ({})",
@@ -114,12 +113,15 @@ pub fn apply_tarball(
     if ctx.dry_run {
         run.result.dry_run = true;
         run.stage("preflight", |_| {
-            StageEnd::Ok((), format!(
-                "sha256 matches; {} would be unpacked into {} and {} switched to it",
-                tarball.display(),
-                layout.releases().display(),
-                layout.kata_dir.display()
-            ))
+            StageEnd::Ok(
+                (),
+                format!(
+                    "sha256 matches; {} would be unpacked into {} and {} switched to it",
+                    tarball.display(),
+                    layout.releases().display(),
+                    layout.kata_dir.display()
+                ),
+            )
         });
         return Ok(run.finish(Outcome::NothingToDo));
     }
@@ -157,7 +159,10 @@ pub fn apply_tarball(
                 t.id
             ));
         }
-        StageEnd::Ok((), format!("sha256 {sha256} matches; {} MiB free", free >> 20))
+        StageEnd::Ok(
+            (),
+            format!("sha256 {sha256} matches; {} MiB free", free >> 20),
+        )
     });
     if pre.is_none() {
         return Ok(run.finish(Outcome::Refused));
@@ -239,7 +244,9 @@ pub fn apply_tarball(
             );
         }
     }
-    let verified = run.stage("verify", |_| verify_active(ctx, layout, &version)).is_some();
+    let verified = run
+        .stage("verify", |_| verify_active(ctx, layout, &version))
+        .is_some();
     if !verified {
         let Some(prev) = switched.previous.clone() else {
             return Ok(run.finish(Outcome::Failed));
@@ -248,12 +255,26 @@ pub fn apply_tarball(
             Ok(()) => StageEnd::Ok((), format!("switched back to release {prev}")),
             Err(e) => StageEnd::Failed(e.to_string()),
         });
-        if back.is_some() && run.stage("verify-rollback", |_| verify_active(ctx, layout, &prev)).is_some() {
+        if back.is_some()
+            && run
+                .stage("verify-rollback", |_| verify_active(ctx, layout, &prev))
+                .is_some()
+        {
             return Ok(run.finish(Outcome::RolledBack));
         }
         run.result.manual_steps = vec![
-            format!("Point {} back at the previous release: `ln -sfn {} {}.new && mv -T {}.new {}`", layout.kata_dir.display(), layout.release(&prev).display(), layout.kata_dir.display(), layout.kata_dir.display(), layout.kata_dir.display()),
-            format!("Check: `cat {}/VERSION` must print {prev}", layout.kata_dir.display()),
+            format!(
+                "Point {} back at the previous release: `ln -sfn {} {}.new && mv -T {}.new {}`",
+                layout.kata_dir.display(),
+                layout.release(&prev).display(),
+                layout.kata_dir.display(),
+                layout.kata_dir.display(),
+                layout.kata_dir.display()
+            ),
+            format!(
+                "Check: `cat {}/VERSION` must print {prev}",
+                layout.kata_dir.display()
+            ),
             "Record the recovery: `hvguard update rollback --kata`".into(),
         ];
         return Ok(run.finish(Outcome::Failed));
@@ -291,7 +312,11 @@ pub fn rollback(
             .flat_map(|t| t.artifacts.iter())
             .map(|a| a.version.clone())
             .find(|v| Some(v) != current.as_ref())
-            .ok_or_else(|| UpdateError::Input("no earlier static Kata release is recorded: name one with --to".into()))?,
+            .ok_or_else(|| {
+                UpdateError::Input(
+                    "no earlier static Kata release is recorded: name one with --to".into(),
+                )
+            })?,
     };
     if !layout.release(&target).is_dir() {
         return Err(UpdateError::Input(format!(
@@ -307,13 +332,22 @@ pub fn rollback(
     }];
     run.open(&ctx.store, "kata-rollback", &run.result.components.clone())?;
     let switched = run.stage("rollback", |_| match kata::switch_back(layout, &target) {
-        Ok(()) => StageEnd::Ok((), format!("{} points at release {target} again", layout.kata_dir.display())),
+        Ok(()) => StageEnd::Ok(
+            (),
+            format!(
+                "{} points at release {target} again",
+                layout.kata_dir.display()
+            ),
+        ),
         Err(e) => StageEnd::Failed(e.to_string()),
     });
     if switched.is_none() {
         return Ok(run.finish(Outcome::Failed));
     }
-    if run.stage("verify-rollback", |_| verify_active(ctx, layout, &target)).is_none() {
+    if run
+        .stage("verify-rollback", |_| verify_active(ctx, layout, &target))
+        .is_none()
+    {
         return Ok(run.finish(Outcome::Failed));
     }
     Ok(run.finish(Outcome::RolledBack))
