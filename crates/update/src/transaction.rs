@@ -239,14 +239,16 @@ fn preflight(
     }
     if check_window {
         match &ctx.policy.update.window {
-            Some(w) if !ctx.now && !w.contains(ctx.local_now) => return Err((
-                Outcome::Refused,
-                format!(
+            Some(w) if !ctx.now && !w.contains(ctx.local_now) => {
+                return Err((
+                    Outcome::Refused,
+                    format!(
                     "outside the maintenance window ({}); it is {} now (pass --now to override)",
                     w.describe(),
                     ctx.local_now.strftime("%a %H:%M")
                 ),
-            )),
+                ))
+            }
             Some(w) if ctx.now => {
                 notes.push(format!("window {} overridden by --now", w.describe()))
             }
