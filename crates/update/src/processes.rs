@@ -93,7 +93,7 @@ pub fn sandbox_of(cmdline: &[String], cgroup: &str) -> Option<String> {
 
 /// Shared libraries in `maps` that were deleted, or whose inode differs from the file now at
 /// that path (`stat` of the path).
-fn stale_libraries(maps: &str, current_inode: impl Fn(&Path) -> Option<u64>) -> Vec<PathBuf> {
+pub fn stale_libraries(maps: &str, current_inode: impl Fn(&Path) -> Option<u64>) -> Vec<PathBuf> {
     let mut out = BTreeSet::new();
     for line in maps.lines() {
         let mut fields = line.splitn(6, ' ');
