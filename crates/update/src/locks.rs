@@ -161,9 +161,9 @@ mod tests {
                     2: FLOCK  ADVISORY  WRITE 99 00:1a:77 0 EOF\n\
                     3: OFDLCK ADVISORY  READ  -1 fe:00:1234 0 EOF\n\
                     garbage\n";
-        let dev = (0xfe << 8) | 0x00;
+        let dev = 0xfe << 8; // major 0xfe, minor 0
         assert_eq!(holders_in(text, dev, 1234), vec![4242]);
-        assert_eq!(holders_in(text, (0x00 << 8) | 0x1a, 77), vec![99]);
+        assert_eq!(holders_in(text, 0x1a, 77), vec![99]); // 00:1a
         assert!(holders_in(text, dev, 1).is_empty());
     }
 
