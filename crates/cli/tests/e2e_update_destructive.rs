@@ -422,6 +422,13 @@ fn qemu_updates_for_real_with_apt() {
         }
     }
     assert!(saw_install, "apply never reached the install stage");
+    // Kill it while apt holds dpkg's lock: mid-install, not before apt even started.
+    let root = hvguard_core::HostRoot::live();
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while hvguard_update::locks::dpkg_lock_holder(&root).is_none() {
+        assert!(Instant::now() < deadline, "apt never took the dpkg lock");
+        std::thread::sleep(Duration::from_millis(5));
+    }
     rustix::process::kill_process(
         rustix::process::Pid::from_child(&child),
         rustix::process::Signal::KILL,

@@ -176,6 +176,7 @@ fn apt(common: &Common) -> Apt {
     Apt {
         options: common.apt_options.clone(),
         lock_wait: Duration::from_secs(common.lock_wait),
+        log_dir: Some(common.state_dir.join("logs")),
         ..Apt::default()
     }
 }

@@ -51,6 +51,7 @@ pub fn run_bounded(
         timeout,
         limit,
         keep_stderr: false,
+        log: None,
     })?;
     if !out.status.success() {
         return Err(ExecError::Failed {
@@ -76,6 +77,10 @@ pub struct Tool<'a> {
     pub limit: u64,
     /// Capture stderr (for error messages) instead of discarding it.
     pub keep_stderr: bool,
+    /// Append stdout and stderr to this file instead of pipes: the child then outlives us
+    /// undisturbed (no SIGPIPE if we die), which an install must; the log's tail is returned
+    /// as `stderr`.
+    pub log: Option<&'a Path>,
 }
 
 /// What a tool run produced; a non-zero exit is for the caller to judge.
@@ -130,6 +135,19 @@ fn reader<R: Read + Send + 'static>(
     })
 }
 
+/// The last `limit` bytes of a log file (empty when unreadable).
+fn log_tail(path: &Path, limit: u64) -> Vec<u8> {
+    use std::io::{Seek, SeekFrom};
+    let Ok(mut file) = std::fs::File::open(path) else {
+        return Vec::new();
+    };
+    let len = file.metadata().map(|m| m.len()).unwrap_or(0);
+    let _ = file.seek(SeekFrom::Start(len.saturating_sub(limit)));
+    let mut buf = Vec::new();
+    let _ = file.take(limit).read_to_end(&mut buf);
+    buf
+}
+
 /// Runs `tool`, returning its exit status and bounded output, killing it at the deadline.
 pub fn run_tool(tool: &Tool<'_>) -> Result<ToolOutput, ExecError> {
     let name = tool.program.display().to_string();
@@ -139,13 +157,30 @@ pub fn run_tool(tool: &Tool<'_>) -> Result<ToolOutput, ExecError> {
         .env_clear()
         .env("LC_ALL", "C")
         .env("PATH", SYSTEM_PATH)
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(if tool.keep_stderr {
-            Stdio::piped()
-        } else {
-            Stdio::null()
-        });
+        .stdin(Stdio::null());
+    let io_err = |source| ExecError::Io {
+        program: name.clone(),
+        source,
+    };
+    match tool.log {
+        Some(log) => {
+            let file = std::fs::OpenOptions::new()
+                .create(true)
+                .append(true)
+                .open(log)
+                .map_err(io_err)?;
+            command
+                .stdout(Stdio::from(file.try_clone().map_err(io_err)?))
+                .stderr(Stdio::from(file));
+        }
+        None => {
+            command.stdout(Stdio::piped()).stderr(if tool.keep_stderr {
+                Stdio::piped()
+            } else {
+                Stdio::null()
+            });
+        }
+    }
     for (key, value) in tool.env {
         command.env(key, value);
     }
@@ -197,7 +232,10 @@ pub fn run_tool(tool: &Tool<'_>) -> Result<ToolOutput, ExecError> {
         }),
     };
     let stdout = join(out_reader)?;
-    let stderr = join(err_reader)?;
+    let mut stderr = join(err_reader)?;
+    if let Some(log) = tool.log {
+        stderr = log_tail(log, tool.limit.min(64 << 10));
+    }
     if stdout.len() as u64 > tool.limit || stderr.len() as u64 > tool.limit {
         return Err(ExecError::TooLarge {
             program: name,
@@ -226,6 +264,28 @@ mod tests {
         )
         .unwrap();
         assert_eq!(out, "a b\n");
+    }
+
+    #[test]
+    fn a_logged_run_writes_the_file_and_returns_its_tail() {
+        let dir = tempfile::tempdir().unwrap();
+        let log = dir.path().join("apt.log");
+        let args = vec!["hello".to_owned()];
+        let out = run_tool(&Tool {
+            program: Path::new("/bin/echo"),
+            args: &args,
+            env: &[],
+            cwd: None,
+            timeout: Duration::from_secs(5),
+            limit: 1024,
+            keep_stderr: true,
+            log: Some(&log),
+        })
+        .unwrap();
+        assert!(out.status.success());
+        assert!(out.stdout.is_empty());
+        assert_eq!(out.tail(1), "hello");
+        assert_eq!(std::fs::read_to_string(&log).unwrap(), "hello\n");
     }
 
     #[test]

@@ -35,6 +35,9 @@ pub struct Apt {
     pub lock_wait: Duration,
     /// Deadline for one download or install.
     pub long_timeout: Duration,
+    /// Where installs write their output (`apt-install-<time>.log`), so that apt and dpkg
+    /// finish undisturbed even if hvguard dies mid-install; `None`: pipes.
+    pub log_dir: Option<PathBuf>,
 }
 
 impl Default for Apt {
@@ -43,6 +46,7 @@ impl Default for Apt {
             options: Vec::new(),
             lock_wait: Duration::from_secs(120),
             long_timeout: Duration::from_secs(30 * 60),
+            log_dir: None,
         }
     }
 }
@@ -86,6 +90,18 @@ impl Apt {
         timeout: Duration,
         env: &[(&str, &str)],
     ) -> Result<ToolOutput, UpdateError> {
+        self.run_logged(program, args, cwd, timeout, env, None)
+    }
+
+    fn run_logged(
+        &self,
+        program: &str,
+        args: Vec<String>,
+        cwd: Option<&Path>,
+        timeout: Duration,
+        env: &[(&str, &str)],
+        log: Option<&Path>,
+    ) -> Result<ToolOutput, UpdateError> {
         let out = run_tool(&Tool {
             program: Path::new(program),
             args: &args,
@@ -94,6 +110,7 @@ impl Apt {
             timeout,
             limit: OUTPUT_LIMIT,
             keep_stderr: true,
+            log,
         })?;
         if !out.status.success() {
             return Err(UpdateError::Tool {
@@ -220,11 +237,30 @@ impl Apt {
         ("APT_LISTCHANGES_FRONTEND", "none"),
     ];
 
+    fn install_log(&self) -> Option<PathBuf> {
+        let dir = self.log_dir.as_ref()?;
+        std::fs::create_dir_all(dir).ok()?;
+        let now = jiff::Timestamp::now();
+        Some(dir.join(format!(
+            "apt-install-{}-{}.log",
+            now.strftime("%Y%m%dT%H%M%S%.3fZ"),
+            std::process::id()
+        )))
+    }
+
     /// Installs exactly these versions.
     pub fn install_versions(&self, pins: &[(String, String)]) -> Result<(), UpdateError> {
         let pinned: Vec<String> = pins.iter().map(|(p, v)| format!("{p}={v}")).collect();
         let args = self.install_args(&pinned, false);
-        self.run(APT_GET, args, None, self.long_timeout, &Self::INSTALL_ENV)?;
+        let log = self.install_log();
+        self.run_logged(
+            APT_GET,
+            args,
+            None,
+            self.long_timeout,
+            &Self::INSTALL_ENV,
+            log.as_deref(),
+        )?;
         Ok(())
     }
 
@@ -232,7 +268,15 @@ impl Apt {
     pub fn install_files(&self, files: &[PathBuf]) -> Result<(), UpdateError> {
         let paths: Vec<String> = files.iter().map(|f| f.display().to_string()).collect();
         let args = self.install_args(&paths, true);
-        self.run(APT_GET, args, None, self.long_timeout, &Self::INSTALL_ENV)?;
+        let log = self.install_log();
+        self.run_logged(
+            APT_GET,
+            args,
+            None,
+            self.long_timeout,
+            &Self::INSTALL_ENV,
+            log.as_deref(),
+        )?;
         Ok(())
     }
 
@@ -252,6 +296,7 @@ impl Apt {
             timeout: Duration::from_secs(30),
             limit: OUTPUT_LIMIT,
             keep_stderr: true,
+            log: None,
         })?;
         // dpkg-query exits 1 for a package it has never heard of.
         let text = String::from_utf8_lossy(&out.stdout);

@@ -188,6 +188,7 @@ pub fn unpack(layout: &KataLayout, tarball: &Path) -> Result<(String, PathBuf), 
             timeout: Duration::from_secs(600),
             limit: 1 << 20,
             keep_stderr: true,
+            log: None,
         })?;
         if !out.status.success() {
             return Err(UpdateError::Tool {
