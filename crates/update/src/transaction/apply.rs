@@ -16,11 +16,10 @@ use super::rollback::restore;
 use super::{boot_binary, changes_of, Context, Run, StageEnd};
 
 /// What `apply` (and the first half of `drill`) did, for the caller to continue.
-pub(crate) struct Applied<'c> {
+pub(crate) struct Applied {
     pub(crate) components: Vec<Packaged>,
     pub(crate) records: Vec<ArtifactRecord>,
     pub(crate) staged: Option<Staged>,
-    _marker: std::marker::PhantomData<&'c ()>,
 }
 
 /// `hvguard update apply` for packaged hypervisors.
@@ -74,12 +73,12 @@ pub fn drill(ctx: &Context<'_>, snapshot: &Snapshot) -> Result<UpdateResult, Upd
 
 /// The stages of `apply`; `Ok(Err(outcome))` when the transaction ended early (refused,
 /// rolled back or failed), `Err` only for a busy lock or an unusable journal.
-fn apply_stages<'c>(
+fn apply_stages(
     run: &mut Run<'_>,
-    ctx: &'c Context<'_>,
+    ctx: &Context<'_>,
     snapshot: &Snapshot,
     drill: bool,
-) -> Result<Result<Applied<'c>, Outcome>, UpdateError> {
+) -> Result<Result<Applied, Outcome>, UpdateError> {
     let all = components::packaged(snapshot, &ctx.apt, &ctx.policy.update)?;
     let changing: Vec<Packaged> = all.into_iter().filter(|c| c.has_update()).collect();
     let refs: Vec<&Packaged> = changing.iter().collect();
@@ -91,7 +90,6 @@ fn apply_stages<'c>(
         components: Vec::new(),
         records: Vec::new(),
         staged: None,
-        _marker: std::marker::PhantomData,
     };
     if changing.is_empty() {
         run.stage("preflight", |_| {
@@ -289,6 +287,5 @@ fn apply_stages<'c>(
         components: changing,
         records,
         staged: Some(staged),
-        _marker: std::marker::PhantomData,
     }))
 }
