@@ -238,8 +238,25 @@ impl Apt {
     ];
 
     fn install_log(&self) -> Option<PathBuf> {
+        /// Install logs kept; older ones are removed when a new one starts.
+        const KEEP: usize = 20;
         let dir = self.log_dir.as_ref()?;
         std::fs::create_dir_all(dir).ok()?;
+        if let Ok(entries) = std::fs::read_dir(dir) {
+            // Names start with a UTC timestamp: name order is age order.
+            let mut logs: Vec<PathBuf> = entries
+                .flatten()
+                .map(|e| e.path())
+                .filter(|p| {
+                    p.file_name()
+                        .is_some_and(|n| n.to_string_lossy().starts_with("apt-install-"))
+                })
+                .collect();
+            logs.sort();
+            for old in logs.iter().take(logs.len().saturating_sub(KEEP - 1)) {
+                let _ = std::fs::remove_file(old);
+            }
+        }
         let now = jiff::Timestamp::now();
         Some(dir.join(format!(
             "apt-install-{}-{}.log",
