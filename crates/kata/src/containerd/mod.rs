@@ -1,54 +1,40 @@
-//! containerd's Kata runtime entries, following `imports`.
+//! containerd's Kata runtime handlers, read the way each containerd release reads them.
 //!
-//! Runtime handlers live under one of three tables, depending on the config `version`:
+//! containerd merges `imports` differently across releases (`docs/containerd.md`): 1.x lets
+//! an imported file replace every plugin table it names, 2.x merges tables deeply and moves
+//! version 2 tables to their version 3 names. The files are therefore read once and merged
+//! under every [`ContainerdSemantics`]; each handler found is tagged with the families that
+//! see it exactly so (identical readings collapse into one entry). Which family applies is
+//! decided later, from the containerd binary's version ([`narrow_runtimes`],
+//! [`notes_for`]).
+//!
+//! Runtime handlers live under one of three tables:
 //!
 //! | version | table |
 //! |---|---|
 //! | 3 (containerd 2.x) | `plugins."io.containerd.cri.v1.runtime".containerd.runtimes.<name>` |
-//! | 2 (containerd 1.x) | `plugins."io.containerd.grpc.v1.cri".containerd.runtimes.<name>` |
+//! | 2 (containerd 1.x; moved by 2.x) | `plugins."io.containerd.grpc.v1.cri".containerd.runtimes.<name>` |
 //! | 1 (legacy) | `plugins.cri.containerd.runtimes.<name>` |
-//!
-//! Every file is searched for all three, because imported snippets (kata-deploy's
-//! `/opt/kata/containerd/config.d/kata-deploy.toml`) often omit `version`. `imports` are
-//! followed depth-first after the importing file's own entries, globs expanded in sorted
-//! order and relative paths resolved against the importing file's folder; an entry defined
-//! again by a later file replaces the earlier one, as containerd's merge does for a runtime
-//! handler. A file reached twice is read once; an import leading back to a file still
-//! being read is an import-cycle error.
+
+pub mod notes;
+pub(crate) mod paths;
+mod reading;
+mod runtimes;
+pub(crate) mod source;
+pub(crate) mod tree;
 
 use crate::error::KataError;
-use crate::files::real_host_path;
-use crate::glob::{expand, has_magic};
-use crate::load::{parse_document, MAX_CONFIG_BYTES};
-use crate::position::LineIndex;
-use crate::runtime::path_says_runtime_rs;
-use hvguard_core::{ContainerdRuntime, HostRoot, KataRuntime};
+use hvguard_core::{ContainerdRuntime, ContainerdSemantics, HostRoot, KataRuntime};
+pub use notes::ContainerdNote;
+use notes::Notes;
+pub use reading::{CRI_RUNTIME, CRI_SHORT, GRPC_CRI};
+use source::{load_order, Reader};
+pub use source::{MAX_FILES, MAX_IMPORT_DEPTH};
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
-use toml_edit::{Item, TableLike};
 
 /// containerd's main configuration file.
 pub const CONTAINERD_CONFIG: &str = "/etc/containerd/config.toml";
-
-/// Imports nested deeper than this are refused (real setups use one or two levels).
-pub const MAX_IMPORT_DEPTH: usize = 16;
-
-/// Where runtime handlers live, newest layout first.
-const LAYOUTS: &[&[&str]] = &[
-    &[
-        "plugins",
-        "io.containerd.cri.v1.runtime",
-        "containerd",
-        "runtimes",
-    ],
-    &[
-        "plugins",
-        "io.containerd.grpc.v1.cri",
-        "containerd",
-        "runtimes",
-    ],
-    &["plugins", "cri", "containerd", "runtimes"],
-];
 
 /// `runtime_type` prefix of every Kata shim (`io.containerd.kata.v2`, `io.containerd.kata-qemu.v2`).
 pub const KATA_RUNTIME_TYPE_PREFIX: &str = "io.containerd.kata";
@@ -56,7 +42,7 @@ pub const KATA_RUNTIME_TYPE_PREFIX: &str = "io.containerd.kata";
 /// A Kata runtime handler and which Kata runtime it starts.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct FoundRuntime {
-    /// The entry as the snapshot records it.
+    /// The entry as the snapshot records it (with the families that read it so).
     pub entry: ContainerdRuntime,
     /// containerd's `runtime_path`, the shim binary, when set.
     pub runtime_path: Option<String>,
@@ -64,221 +50,149 @@ pub struct FoundRuntime {
     pub runtime: KataRuntime,
 }
 
+/// One runtime handler (Kata or not) as a family sees it: what `containerd config dump`
+/// shows of it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Handler {
+    /// `runtime_type`, empty when unset.
+    pub runtime_type: String,
+    pub pod_annotations: Vec<String>,
+    /// `options.ConfigPath`, when set.
+    pub config_path: Option<String>,
+}
+
 /// Everything read from containerd's configuration.
 #[derive(Debug, Default)]
 pub struct ContainerdScan {
-    /// Kata runtime handlers, sorted by name.
+    /// Kata runtime handlers, sorted by name, then by the families that read them.
     pub runtimes: Vec<FoundRuntime>,
-    /// Files read, in reading order.
+    /// Files read, in first-read order.
     pub files: Vec<PathBuf>,
-    /// Imports that matched nothing, and similar non-fatal problems.
-    pub warnings: Vec<String>,
-    /// Files that could not be read or parsed, and import cycles.
+    /// For each family, the path strings it loads, in merge order (a file reached under two
+    /// spellings is loaded twice, as containerd does).
+    pub load_order: BTreeMap<ContainerdSemantics, Vec<String>>,
+    /// Problems that do not stop the reading: missing imports, tables a family ignores,
+    /// tables an import replaces, settings with which containerd does not start.
+    pub notes: Vec<ContainerdNote>,
+    /// Files that could not be read or parsed.
     pub errors: Vec<KataError>,
+    /// For each family, every runtime handler it uses, by name; `None` when no file gives
+    /// the table the family reads (containerd's built-in `runc` applies).
+    pub handlers: BTreeMap<ContainerdSemantics, Option<BTreeMap<String, Handler>>>,
 }
 
-/// Reads `main` (normally [`CONTAINERD_CONFIG`]) and its imports under `root`.
+impl ContainerdScan {
+    /// Every note, rendered (prefixed with the releases it concerns, when not all).
+    pub fn warnings(&self) -> Vec<String> {
+        self.notes.iter().map(ContainerdNote::render).collect()
+    }
+
+    /// True unless every release of `semantics` refuses to start with these files.
+    pub fn starts(&self, semantics: ContainerdSemantics) -> bool {
+        !self
+            .notes
+            .iter()
+            .any(|n| n.fatal && n.readings.contains(&semantics))
+    }
+
+    /// The Kata handlers containerd `semantics` uses.
+    pub fn runtimes_for(&self, semantics: ContainerdSemantics) -> Vec<&FoundRuntime> {
+        self.runtimes
+            .iter()
+            .filter(|r| r.entry.readings.contains(&semantics))
+            .collect()
+    }
+}
+
+/// Reads `main` (normally [`CONTAINERD_CONFIG`]) and its imports under `root`, as every
+/// containerd family would.
 pub fn load_containerd(root: &HostRoot, main: &Path) -> ContainerdScan {
-    let mut walker = Walker {
-        root,
-        stack: Vec::new(),
-        visited: BTreeSet::new(),
-        by_name: BTreeMap::new(),
-        scan: ContainerdScan::default(),
-    };
-    walker.visit(main);
-    let mut scan = walker.scan;
-    scan.runtimes = walker.by_name.into_values().collect();
-    scan
+    let mut reader = Reader::new(root);
+    let mut notes = Notes::default();
+    let main_name = main.to_string_lossy();
+    let mut found: Vec<FoundRuntime> = Vec::new();
+    let mut orders = BTreeMap::new();
+    let mut handlers = BTreeMap::new();
+    for semantics in ContainerdSemantics::ALL {
+        let order = load_order(&mut reader, &main_name, semantics, &mut notes);
+        orders.insert(semantics, order.iter().map(|l| l.name.clone()).collect());
+        let table = reading::runtimes_table(&order, semantics, &mut notes);
+        if let Some(table) = &table {
+            runtimes::untyped(table, semantics, &mut notes);
+        }
+        handlers.insert(semantics, table.as_ref().map(runtimes::handlers));
+        for runtime in table
+            .iter()
+            .flat_map(|t| runtimes::kata_runtimes(t, semantics))
+        {
+            add_reading(&mut found, runtime);
+        }
+    }
+    found.sort_by(|a, b| {
+        (&a.entry.name, &a.entry.readings).cmp(&(&b.entry.name, &b.entry.readings))
+    });
+    ContainerdScan {
+        runtimes: found,
+        files: reader.files,
+        load_order: orders,
+        notes: notes.into_vec(),
+        errors: reader.errors,
+        handlers,
+    }
 }
 
-struct Walker<'r> {
-    root: &'r HostRoot,
-    stack: Vec<PathBuf>,
-    visited: BTreeSet<PathBuf>,
-    by_name: BTreeMap<String, FoundRuntime>,
-    scan: ContainerdScan,
-}
-
-impl Walker<'_> {
-    fn visit(&mut self, path: &Path) {
-        let real = real_host_path(self.root, path).unwrap_or_else(|_| path.to_path_buf());
-        if let Some(pos) = self.stack.iter().position(|p| *p == real) {
-            let mut chain: Vec<String> = self.stack[pos..]
-                .iter()
-                .map(|p| p.display().to_string())
-                .collect();
-            chain.push(real.display().to_string());
-            self.scan.errors.push(KataError::ImportCycle {
-                path: self.stack.last().cloned().unwrap_or(real),
-                chain: chain.join(" -> "),
-            });
-            return;
-        }
-        if !self.visited.insert(real.clone()) {
-            return;
-        }
-        if self.stack.len() >= MAX_IMPORT_DEPTH {
-            self.scan.warnings.push(format!(
-                "{}: skipped: imports nested deeper than {MAX_IMPORT_DEPTH} levels",
-                path.display()
-            ));
-            return;
-        }
-        self.stack.push(real);
-        if let Err(e) = self.read(path) {
-            self.scan.errors.push(e);
-        }
-        self.stack.pop();
-    }
-
-    fn read(&mut self, path: &Path) -> Result<(), KataError> {
-        let text = self.root.read_text(path, MAX_CONFIG_BYTES)?;
-        let index = LineIndex::new(&text);
-        let doc = parse_document(path, &text, &index)?;
-        self.scan.files.push(path.to_path_buf());
-        let top = doc.as_item();
-        for layout in LAYOUTS {
-            if let Some(runtimes) = lookup(top, layout).and_then(Item::as_table_like) {
-                self.runtimes(path, &index, runtimes);
-            }
-        }
-        let imports = imports(path, &index, top)?;
-        for import in imports {
-            let target = if import.is_absolute() {
-                import
-            } else {
-                path.parent().unwrap_or_else(|| Path::new("/")).join(import)
-            };
-            let text = target.to_string_lossy();
-            if has_magic(&text) {
-                for hit in expand(self.root, &target) {
-                    self.visit(&hit);
-                }
-            } else if self.root.exists(&target) {
-                self.visit(&target);
-            } else {
-                self.scan.warnings.push(format!(
-                    "{}: import {} does not exist",
-                    path.display(),
-                    target.display()
-                ));
-            }
-        }
-        Ok(())
-    }
-
-    fn runtimes(&mut self, path: &Path, index: &LineIndex<'_>, runtimes: &dyn TableLike) {
-        for (name, item) in runtimes.iter() {
-            let Some(entry) = item.as_table_like() else {
-                continue;
-            };
-            let runtime_type = str_of(entry.get("runtime_type"));
-            if !runtime_type.starts_with(KATA_RUNTIME_TYPE_PREFIX) {
-                continue;
-            }
-            let span = runtimes
-                .get_key_value(name)
-                .and_then(|(k, _)| k.span())
-                .or_else(|| item.span());
-            let line = span.map_or(0, |s| index.locate(s.start).0);
-            let pod_annotations_line = entry
-                .get_key_value("pod_annotations")
-                .and_then(|(k, _)| k.span())
-                .map(|s| index.locate(s.start).0);
-            let pod_annotations = entry
-                .get("pod_annotations")
-                .and_then(Item::as_array)
-                .map(|a| {
-                    a.iter()
-                        .filter_map(|v| v.as_str().map(String::from))
-                        .collect()
-                })
-                .unwrap_or_default();
-            let config_path = entry
-                .get("options")
-                .and_then(|o| o.get("ConfigPath"))
-                .and_then(Item::as_str)
-                .filter(|s| !s.is_empty())
-                .map(PathBuf::from);
-            let runtime_path = entry
-                .get("runtime_path")
-                .and_then(Item::as_str)
-                .map(String::from);
-            let runtime = runtime_of(
-                name,
-                &runtime_type,
-                runtime_path.as_deref(),
-                config_path.as_deref(),
-            );
-            self.by_name.insert(
-                name.to_string(),
-                FoundRuntime {
-                    entry: ContainerdRuntime {
-                        name: name.to_string(),
-                        runtime_type,
-                        pod_annotations,
-                        config_path,
-                        path: path.to_path_buf(),
-                        line,
-                        pod_annotations_line,
-                    },
-                    runtime_path,
-                    runtime,
-                },
-            );
+/// Adds `runtime` (read by one family) to the entry it equals, or as a new entry.
+fn add_reading(found: &mut Vec<FoundRuntime>, mut runtime: FoundRuntime) {
+    let readings = std::mem::take(&mut runtime.entry.readings);
+    let same = found.iter_mut().find(|f| {
+        let mut other = f.entry.clone();
+        other.readings = Vec::new();
+        other == runtime.entry && f.runtime_path == runtime.runtime_path
+    });
+    match same {
+        Some(f) => f.entry.readings.extend(readings),
+        None => {
+            runtime.entry.readings = readings;
+            found.push(runtime);
         }
     }
 }
 
-fn lookup<'d>(top: &'d Item, keys: &[&str]) -> Option<&'d Item> {
-    keys.iter().try_fold(top, |item, k| item.get(k))
-}
-
-fn str_of(item: Option<&Item>) -> String {
-    item.and_then(Item::as_str).unwrap_or_default().to_string()
-}
-
-fn imports(path: &Path, index: &LineIndex<'_>, top: &Item) -> Result<Vec<PathBuf>, KataError> {
-    let Some(item) = top.get("imports") else {
-        return Ok(Vec::new());
-    };
-    let invalid = |span: Option<std::ops::Range<usize>>| {
-        let (line, column) = index.locate(span.map_or(0, |s| s.start));
-        KataError::Invalid {
-            path: path.to_path_buf(),
-            line,
-            column,
-            message: "`imports` must be an array of path strings".to_string(),
-        }
-    };
-    let array = item.as_array().ok_or_else(|| invalid(item.span()))?;
-    array
-        .iter()
-        .map(|v| {
-            v.as_str()
-                .map(PathBuf::from)
-                .ok_or_else(|| invalid(v.span()))
+/// The entries some family in `in_play` reads, each keeping only those families.
+pub fn narrow_runtimes(
+    runtimes: Vec<ContainerdRuntime>,
+    in_play: &BTreeSet<ContainerdSemantics>,
+) -> Vec<ContainerdRuntime> {
+    runtimes
+        .into_iter()
+        .filter(|r| r.seen_by(in_play))
+        .map(|mut r| {
+            if !r.readings.is_empty() {
+                r.readings.retain(|s| in_play.contains(s));
+            }
+            r
         })
         .collect()
 }
 
-/// runtime-rs is installed as its own shim (kata-deploy: `/opt/kata/runtime-rs/bin/`) and
-/// reads configs from `runtime-rs/` folders; Dragonball exists only in runtime-rs.
-fn runtime_of(
-    name: &str,
-    runtime_type: &str,
-    runtime_path: Option<&str>,
-    config_path: Option<&Path>,
-) -> KataRuntime {
-    let rs = runtime_path.is_some_and(|p| p.contains("runtime-rs"))
-        || config_path.is_some_and(path_says_runtime_rs)
-        || [name, runtime_type]
-            .iter()
-            .any(|s| s.contains("dragonball") || s.contains("runtime-rs"));
-    if rs {
-        KataRuntime::Rs
-    } else {
-        KataRuntime::Go
-    }
+/// The notes that hold for some family in `in_play`. A note that holds for every family is
+/// given as is; another is prefixed with the families of `in_play` it holds for.
+pub fn notes_for(notes: &[ContainerdNote], in_play: &BTreeSet<ContainerdSemantics>) -> Vec<String> {
+    notes
+        .iter()
+        .filter_map(|n| {
+            if n.readings.len() == ContainerdSemantics::ALL.len() {
+                return Some(n.message.clone());
+            }
+            let readings: BTreeSet<_> = n.readings.intersection(in_play).copied().collect();
+            (!readings.is_empty()).then(|| {
+                ContainerdNote {
+                    readings,
+                    message: n.message.clone(),
+                    fatal: n.fatal,
+                }
+                .render()
+            })
+        })
+        .collect()
 }
