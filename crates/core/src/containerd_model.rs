@@ -254,4 +254,21 @@ mod tests {
             assert_eq!(ContainerdSemantics::from_id(s.id()), Some(s));
         }
     }
+
+    #[test]
+    fn entries_of_older_snapshots_still_load() {
+        // A runtime entry as hvguard wrote it before containerd readings existed.
+        let old = r#"{"name":"kata","runtime_type":"io.containerd.kata.v2","pod_annotations":["*"],
+            "config_path":null,"path":"/etc/containerd/config.toml","line":3}"#;
+        let entry: crate::ContainerdRuntime = serde_json::from_str(old).unwrap();
+        assert!(entry.readings.is_empty());
+        assert_eq!(entry.pod_annotations_path, None);
+        assert_eq!(
+            entry.pod_annotations_file(),
+            std::path::Path::new("/etc/containerd/config.toml")
+        );
+        let all: BTreeSet<_> = ContainerdSemantics::ALL.into_iter().collect();
+        assert!(entry.seen_by(&all));
+        assert!(entry.seen_by(&[V2_3].into_iter().collect()));
+    }
 }
