@@ -124,6 +124,7 @@ fn benign() -> Snapshot {
         kata_install: Probe::absent("/opt/kata/VERSION"),
         kata: Vec::new(),
         containerd: Vec::new(),
+        containerd_binaries: Vec::new(),
         warnings: Vec::new(),
         changelogs: Default::default(),
         vmm_processes: hvguard_core::processes_not_collected(),

@@ -38,11 +38,18 @@ pub fn collect(root: &HostRoot) -> Collected {
     };
     let mut snapshot = hvguard_host::collect(root, &options);
     snapshot.kata = discovery.configs;
-    snapshot.containerd = discovery.containerd;
+    // Each containerd release family reads the files its own way; keep the readings of the
+    // containerd installed (all of them when its version is unknown).
+    let in_play = hvguard_core::readings_in_play(&snapshot.containerd_binaries);
+    snapshot.containerd = hvguard_kata::narrow_runtimes(discovery.containerd, &in_play);
     snapshot.warnings.extend(discovery.warnings);
     if root.is_live() {
         snapshot.vmm_processes = hvguard_update::processes::collect(root);
     }
+    snapshot.warnings.extend(hvguard_kata::notes_for(
+        &discovery.containerd_notes,
+        &in_play,
+    ));
     link_hypervisors_to_configs(&mut snapshot);
     Collected {
         snapshot,

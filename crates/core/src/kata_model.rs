@@ -90,7 +90,30 @@ pub struct ContainerdRuntime {
     /// The containerd file and line where the runtime entry is defined.
     pub path: PathBuf,
     pub line: u32,
-    /// The line of `pod_annotations` in that file, when the entry sets it.
+    /// The line of `pod_annotations`, when the entry sets it.
     #[serde(default)]
     pub pod_annotations_line: Option<u32>,
+    /// The file that set `pod_annotations`, when it is not `path` (containerd 2.x merges an
+    /// imported file's keys into the entry another file defined).
+    #[serde(default)]
+    pub pod_annotations_path: Option<PathBuf>,
+    /// The containerd release families that read the configuration into this entry, sorted;
+    /// empty in snapshots written before hvguard told them apart (every family).
+    #[serde(default)]
+    pub readings: Vec<crate::ContainerdSemantics>,
+}
+
+impl ContainerdRuntime {
+    /// The file to edit for `pod_annotations`.
+    pub fn pod_annotations_file(&self) -> &std::path::Path {
+        self.pod_annotations_path.as_deref().unwrap_or(&self.path)
+    }
+
+    /// True when containerd reads the entry like this under at least one of `in_play`.
+    pub fn seen_by(
+        &self,
+        in_play: &std::collections::BTreeSet<crate::ContainerdSemantics>,
+    ) -> bool {
+        self.readings.is_empty() || self.readings.iter().any(|r| in_play.contains(r))
+    }
 }

@@ -4,6 +4,7 @@
 //! `Report`) and the one door to the disk (`HostRoot`) live here, so that the crates which
 //! collect, evaluate and render agree on one vocabulary and never on strings.
 
+pub mod containerd_model;
 pub mod finding;
 pub mod hardening;
 pub mod kata_model;
@@ -15,6 +16,9 @@ pub mod rule;
 pub mod severity;
 pub mod snapshot;
 
+pub use containerd_model::{
+    describe_readings, readings_in_play, ContainerdBinary, ContainerdSemantics,
+};
 pub use finding::{AdvisoryRef, AdvisoryStatus, Finding, Location};
 pub use hardening::{HardeningPlan, HardeningSetting, HardeningSuggestion};
 pub use probe::Probe;

@@ -28,6 +28,9 @@ pub struct Snapshot {
     /// containerd's Kata runtime entries (filled by the config collector).
     #[serde(default)]
     pub containerd: Vec<ContainerdRuntime>,
+    /// containerd binaries found, with their versions: which containerd reads the files.
+    #[serde(default)]
+    pub containerd_binaries: Vec<crate::ContainerdBinary>,
     /// Problems met while collecting that are not facts of their own (skipped files, ...).
     #[serde(default)]
     pub warnings: Vec<String>,

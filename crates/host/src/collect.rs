@@ -1,6 +1,6 @@
 //! Assembles a Snapshot from every probe: host facts, packages, hypervisor binaries.
 
-use crate::{facts, hypervisors, packages};
+use crate::{containerd, facts, hypervisors, packages};
 use hvguard_core::{
     FirmwareFacts, HostFacts, HostRoot, IommuFacts, KvmFacts, Probe, Snapshot, SNAPSHOT_SCHEMA,
 };
@@ -33,8 +33,10 @@ fn assemble(root: &HostRoot, host: HostFacts, options: &CollectOptions) -> Snaps
     let packages = packages::read_installed(root);
     let inventory = hypervisors::discover(root, &packages, &options.extra_binaries);
     let changelogs = packages::changelog::collect(root, &packages, &inventory.hypervisors);
+    let containerd = containerd::discover(root, &packages);
     let mut warnings = inventory.warnings;
     warnings.extend(changelogs.warnings);
+    warnings.extend(containerd.warnings);
     let now = jiff::Timestamp::now();
     Snapshot {
         schema: SNAPSHOT_SCHEMA.to_string(),
@@ -47,6 +49,7 @@ fn assemble(root: &HostRoot, host: HostFacts, options: &CollectOptions) -> Snaps
         kata_install: inventory.kata_install,
         kata: Vec::new(),
         containerd: Vec::new(),
+        containerd_binaries: containerd.binaries,
         warnings,
         changelogs: changelogs.entries,
         // Filled by the process collector (hvguard-update) on the live root.

@@ -3,6 +3,7 @@
 //! Nothing found under the root is ever executed.
 
 pub mod collect;
+pub mod containerd;
 pub mod cpu;
 pub mod facts;
 pub mod firmware;

@@ -12,7 +12,7 @@
 //! be selected by a runtime class, and a weak one is a risk waiting for a `ConfigPath`.
 //! Each real file is loaded once, however many names reach it.
 
-use crate::containerd::{load_containerd, FoundRuntime, CONTAINERD_CONFIG};
+use crate::containerd::{load_containerd, ContainerdNote, FoundRuntime, CONTAINERD_CONFIG};
 use crate::error::KataError;
 use crate::files::{is_regular_file, list_dir, real_host_path};
 use crate::merge::load_with_dropins;
@@ -50,9 +50,12 @@ pub struct DiscoveryEnv {
 pub struct Discovery {
     /// Every configuration, drop-ins merged, sorted by main file.
     pub configs: Vec<KataConfig>,
-    /// containerd's Kata runtime handlers, sorted by name.
+    /// containerd's Kata runtime handlers as every containerd family reads them, sorted by
+    /// name; [`crate::narrow_runtimes`] keeps those of the families in play.
     pub containerd: Vec<ContainerdRuntime>,
-    /// Skipped drop-ins, imports that matched nothing, dangling `ConfigPath`s, ...
+    /// Warnings about containerd's files, by family ([`crate::notes_for`] renders them).
+    pub containerd_notes: Vec<ContainerdNote>,
+    /// Skipped drop-ins, dangling `ConfigPath`s, ...
     pub warnings: Vec<String>,
     /// Files that exist but could not be used; discovery carried on without them.
     pub errors: Vec<KataError>,
@@ -122,7 +125,7 @@ fn load_containerd_if_present(root: &HostRoot, out: &mut Discovery) -> Vec<Found
         return Vec::new();
     }
     let scan = load_containerd(root, main);
-    out.warnings.extend(scan.warnings);
+    out.containerd_notes.extend(scan.notes);
     out.errors.extend(scan.errors);
     scan.runtimes
 }
@@ -229,12 +232,18 @@ fn runtime_class_labels(
                     .or_default()
                     .insert(rt.entry.name.clone());
             }
-            None => warnings.push(format!(
-                "containerd runtime {} ({}:{}): no Kata configuration file found for it",
-                rt.entry.name,
-                rt.entry.path.display(),
-                rt.entry.line
-            )),
+            None => {
+                // One handler read alike by several families is one entry per reading.
+                let warning = format!(
+                    "containerd runtime {} ({}:{}): no Kata configuration file found for it",
+                    rt.entry.name,
+                    rt.entry.path.display(),
+                    rt.entry.line
+                );
+                if !warnings.contains(&warning) {
+                    warnings.push(warning);
+                }
+            }
         }
     }
     labels

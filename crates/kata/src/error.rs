@@ -37,14 +37,6 @@ pub enum KataError {
         /// The limit.
         limit: usize,
     },
-    /// containerd `imports` that lead back to a file already being read.
-    #[error("{}: import cycle: {chain}", path.display())]
-    ImportCycle {
-        /// The file whose import closes the cycle.
-        path: PathBuf,
-        /// The files of the cycle, in import order, joined by ` -> `.
-        chain: String,
-    },
     /// Well-formed TOML with a value of the wrong shape where the format requires one.
     #[error("{}:{line}:{column}: {message}", path.display())]
     Invalid {
@@ -65,7 +57,6 @@ impl KataError {
         match self {
             KataError::Parse { path, .. }
             | KataError::TooDeep { path, .. }
-            | KataError::ImportCycle { path, .. }
             | KataError::Invalid { path, .. } => path,
             KataError::Read { source } => source.path(),
         }

@@ -210,6 +210,8 @@ pub fn containerd(name: &str, patterns: &[&str]) -> ContainerdRuntime {
         path: PathBuf::from("/opt/kata/containerd/config.d/kata-deploy.toml"),
         line: 3,
         pod_annotations_line: Some(5),
+        pod_annotations_path: None,
+        readings: Vec::new(),
     }
 }
 
