@@ -1,5 +1,6 @@
 //! Download errors: each names the URL (never a header, so an API key cannot leak into a
-//! log) or the local file involved.
+//! log) or the local file involved. Messages carry their cause's text; no variant exposes it
+//! again as a `source()`, so a printed chain says each thing once.
 
 use std::path::PathBuf;
 
@@ -72,12 +73,12 @@ pub enum FetchError {
         message: String,
     },
     /// Writing the download to disk failed.
-    #[error("{}: {source}", .path.display())]
+    #[error("{}: {cause}", .path.display())]
     Io {
         /// The local file.
         path: PathBuf,
         /// The cause.
-        source: std::io::Error,
+        cause: std::io::Error,
     },
     /// The webhook did not accept the post within the time budget.
     #[error("{url}: gave up after {attempts} attempt(s) within the {budget_ms} ms budget: {last}")]
@@ -112,12 +113,12 @@ pub enum UpdateError {
     #[error(transparent)]
     Fetch(#[from] FetchError),
     /// A downloaded file is not a valid feed.
-    #[error("{url}: {source}")]
+    #[error("{url}: {cause}")]
     BadFeed {
         /// Where it came from.
         url: String,
         /// The importer's error (naming the downloaded copy).
-        source: ImportError,
+        cause: ImportError,
     },
     /// Writing the store failed.
     #[error(transparent)]
@@ -131,11 +132,11 @@ pub enum UpdateError {
         known: String,
     },
     /// The scratch folder for downloads could not be made.
-    #[error("{}: {source}", .path.display())]
+    #[error("{}: {cause}", .path.display())]
     Io {
         /// The folder.
         path: PathBuf,
         /// The cause.
-        source: std::io::Error,
+        cause: std::io::Error,
     },
 }

@@ -182,9 +182,9 @@ impl HttpClient {
                 limit,
             });
         }
-        let io = |source| FetchError::Io {
+        let io = |cause| FetchError::Io {
             path: dest.to_path_buf(),
-            source,
+            cause,
         };
         let mut file = std::fs::File::create(dest).map_err(io)?;
         let mut reader = response.body_mut().as_reader().take(limit + 1);

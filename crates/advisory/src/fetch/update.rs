@@ -76,9 +76,9 @@ pub fn update_from_sources(
     let workdir = scratch_dir(store);
     // A leftover from a killed run holds nothing worth keeping.
     let _ = std::fs::remove_dir_all(&workdir);
-    std::fs::create_dir_all(&workdir).map_err(|source| UpdateError::Io {
+    std::fs::create_dir_all(&workdir).map_err(|cause| UpdateError::Io {
         path: workdir.clone(),
-        source,
+        cause,
     })?;
     let result = fetch_batches(client, sources, &workdir, options, log)
         .and_then(|batches| Ok(update_store(store, &batches, now, progress)?));
@@ -107,9 +107,9 @@ pub fn fetch_batches(
 ) -> Result<Vec<ImportBatch>, UpdateError> {
     if let Some(parent) = workdir.parent() {
         if !parent.as_os_str().is_empty() && !parent.exists() {
-            std::fs::create_dir_all(parent).map_err(|source| UpdateError::Io {
+            std::fs::create_dir_all(parent).map_err(|cause| UpdateError::Io {
                 path: parent.to_path_buf(),
-                source,
+                cause,
             })?;
         }
     }
@@ -151,7 +151,7 @@ fn fetch_file(
     let downloaded = client.download(url, &[], dest)?;
     let imported = import_path_with(dest, &options.import).map_err(|e| UpdateError::BadFeed {
         url: url.to_owned(),
-        source: e,
+        cause: e,
     })?;
     Ok(ImportBatch {
         source: SourceInfo {
@@ -207,7 +207,7 @@ fn fetch_nvd(
         let one = import_file_as(&dest, FeedFormat::NvdPage, &options.import).map_err(|e| {
             UpdateError::BadFeed {
                 url: url.clone(),
-                source: e,
+                cause: e,
             }
         })?;
         imported.advisories.extend(one.advisories);
@@ -239,7 +239,7 @@ fn fetch_nvd(
 fn read_head(url: &str, path: &Path, limit: u64) -> Result<PageHead, UpdateError> {
     let bytes = crate::import::read::read_file(path, limit).map_err(|e| UpdateError::BadFeed {
         url: url.to_owned(),
-        source: e,
+        cause: e,
     })?;
     serde_json::from_slice(&bytes).map_err(|e| {
         FetchError::BadResponse {

@@ -1,4 +1,5 @@
 //! The store's error type: every variant names the store file (or the input) it is about.
+//! Messages carry their cause's text; no variant exposes it again as a `source()`.
 
 use std::path::PathBuf;
 
@@ -8,24 +9,24 @@ use crate::ImportError;
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
     /// SQLite refused an operation on the store.
-    #[error("{}: {message}: {source}", .path.display())]
+    #[error("{}: {message}: {cause}", .path.display())]
     Sqlite {
         /// The store file.
         path: PathBuf,
         /// What hvguard was doing.
         message: String,
         /// SQLite's error.
-        source: rusqlite::Error,
+        cause: rusqlite::Error,
     },
     /// A file-system operation on the store or its temporary copy failed.
-    #[error("{}: {message}: {source}", .path.display())]
+    #[error("{}: {message}: {cause}", .path.display())]
     Io {
         /// The file.
         path: PathBuf,
         /// What hvguard was doing.
         message: String,
         /// The cause.
-        source: std::io::Error,
+        cause: std::io::Error,
     },
     /// The store was written by a newer hvguard whose schema this one does not know.
     #[error(
@@ -87,24 +88,24 @@ impl StoreError {
     pub(crate) fn sqlite(
         path: impl Into<PathBuf>,
         message: impl Into<String>,
-        source: rusqlite::Error,
+        cause: rusqlite::Error,
     ) -> Self {
         StoreError::Sqlite {
             path: path.into(),
             message: message.into(),
-            source,
+            cause,
         }
     }
 
     pub(crate) fn io(
         path: impl Into<PathBuf>,
         message: impl Into<String>,
-        source: std::io::Error,
+        cause: std::io::Error,
     ) -> Self {
         StoreError::Io {
             path: path.into(),
             message: message.into(),
-            source,
+            cause,
         }
     }
 }

@@ -10,11 +10,10 @@ use std::time::{Duration, Instant};
 /// Why a tool run gave no usable output.
 #[derive(Debug, thiserror::Error)]
 pub enum ExecError {
-    #[error("{program}: could not start: {source}")]
+    #[error("{program}: could not start: {cause}")]
     Spawn {
         program: String,
-        #[source]
-        source: std::io::Error,
+        cause: std::io::Error,
     },
     #[error("{program}: no answer within {seconds} s, killed")]
     Timeout { program: String, seconds: u64 },
@@ -24,11 +23,10 @@ pub enum ExecError {
     Failed { program: String, status: String },
     #[error("{program}: output is not UTF-8 text")]
     NotText { program: String },
-    #[error("{program}: {source}")]
+    #[error("{program}: {cause}")]
     Io {
         program: String,
-        #[source]
-        source: std::io::Error,
+        cause: std::io::Error,
     },
 }
 
@@ -51,16 +49,16 @@ pub fn run_bounded(
         .stdout(Stdio::piped())
         .stderr(Stdio::null())
         .spawn()
-        .map_err(|source| ExecError::Spawn {
+        .map_err(|cause| ExecError::Spawn {
             program: name.clone(),
-            source,
+            cause,
         })?;
     let Some(stdout) = child.stdout.take() else {
         let _ = child.kill();
         let _ = child.wait();
         return Err(ExecError::Io {
             program: name,
-            source: std::io::Error::other("stdout was not captured"),
+            cause: std::io::Error::other("stdout was not captured"),
         });
     };
     // The reader runs beside the deadline loop so that a chatty child cannot fill the pipe
@@ -86,28 +84,28 @@ pub fn run_bounded(
                 });
             }
             Ok(None) => thread::sleep(Duration::from_millis(5)),
-            Err(source) => {
+            Err(cause) => {
                 let _ = child.kill();
                 let _ = child.wait();
                 return Err(ExecError::Io {
                     program: name,
-                    source,
+                    cause,
                 });
             }
         }
     };
     let bytes = match reader.join() {
         Ok(Ok(bytes)) => bytes,
-        Ok(Err(source)) => {
+        Ok(Err(cause)) => {
             return Err(ExecError::Io {
                 program: name,
-                source,
+                cause,
             })
         }
         Err(_) => {
             return Err(ExecError::Io {
                 program: name,
-                source: std::io::Error::other("output reader thread failed"),
+                cause: std::io::Error::other("output reader thread failed"),
             })
         }
     };
