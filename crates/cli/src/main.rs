@@ -16,9 +16,8 @@ fn main() -> ExitCode {
     match commands::run(cli) {
         Ok(outcome) => outcome.exit_code(),
         Err(err) => {
-            // One line: the whole cause chain, outermost first.
-            let chain: Vec<String> = err.chain().map(|c| c.to_string()).collect();
-            eprintln!("hvguard: error: {}", chain.join(": "));
+            // One line: the whole cause chain, outermost first, each message once.
+            output::error(&output::error_chain(&err));
             ExitCode::from(2)
         }
     }

@@ -159,10 +159,11 @@ pub fn now() -> String {
     now.round(jiff::Unit::Second).unwrap_or(now).to_string()
 }
 
-/// Prints collection warnings (skipped drop-ins, dangling ConfigPaths...) on stderr.
+/// Prints collection warnings (skipped drop-ins, dangling ConfigPaths...) on stderr. They
+/// name files of the scanned system (or come from a snapshot file): escaped at the edge.
 pub fn warn(warnings: &[String]) {
     for warning in warnings {
-        eprintln!("hvguard: warning: {warning}");
+        crate::output::warn(warning);
     }
 }
 
@@ -172,7 +173,7 @@ pub fn fail_on_errors(errors: &[String]) -> Result<()> {
         return Ok(());
     }
     for error in errors {
-        eprintln!("hvguard: error: {error}");
+        crate::output::error(error);
     }
     bail!(
         "{} configuration file(s) could not be loaded (see above); the report covers the rest",

@@ -4,6 +4,7 @@
 //! `Report`) and the one door to the disk (`HostRoot`) live here, so that the crates which
 //! collect, evaluate and render agree on one vocabulary and never on strings.
 
+pub mod escape;
 pub mod finding;
 pub mod hardening;
 pub mod kata_model;

@@ -15,6 +15,8 @@ use hvguard_advisory::store::{
 };
 
 use super::Outcome;
+use crate::output::note;
+use hvguard_core::escape::escape;
 
 /// `hvguard db`: inspect and fill the advisory store.
 #[derive(Debug, clap::Args)]
@@ -98,35 +100,38 @@ fn status(path: &Path, format: StatusFormat) -> Result<Outcome> {
         .len();
     if !path.exists() {
         match format {
-            StatusFormat::Json => println!(
-                "{}",
-                serde_json::to_string_pretty(&serde_json::json!({
-                    "store": null,
-                    "path": path,
-                    "shipped_advisories": shipped,
-                }))?
-            ),
-            StatusFormat::Text => println!(
+            StatusFormat::Json => print_json(&serde_json::json!({
+                "store": null,
+                "path": path,
+                "shipped_advisories": shipped,
+            }))?,
+            StatusFormat::Text => crate::output::print_text(&format!(
                 "No advisory store at {}: scans use the shipped snapshot ({shipped} advisories).\n\
-                 Fill the store with `hvguard db update` or `hvguard db import PATH...`.",
+                 Fill the store with `hvguard db update` or `hvguard db import PATH...`.\n",
                 path.display()
-            ),
+            ))?,
         }
         return Ok(Outcome::Clean);
     }
     let status = Store::open_readonly(path)?.status()?;
     match format {
-        StatusFormat::Json => println!(
-            "{}",
-            serde_json::to_string_pretty(&serde_json::json!({
-                "store": status,
-                "path": path,
-                "shipped_advisories": shipped,
-            }))?
-        ),
-        StatusFormat::Text => print!("{}", render_status(&status, jiff::Timestamp::now())),
+        StatusFormat::Json => print_json(&serde_json::json!({
+            "store": status,
+            "path": path,
+            "shipped_advisories": shipped,
+        }))?,
+        StatusFormat::Text => {
+            crate::output::print_text(&render_status(&status, jiff::Timestamp::now()))?
+        }
     }
     Ok(Outcome::Clean)
+}
+
+fn print_json(value: &serde_json::Value) -> Result<()> {
+    let mut json = serde_json::to_string_pretty(value)?;
+    json.push('\n');
+    crate::output::print_json(&json)?;
+    Ok(())
 }
 
 /// The text of `db status`; `now` is a parameter so that ages are testable.
@@ -210,7 +215,7 @@ fn import(path: &Path, inputs: &[PathBuf]) -> Result<Outcome> {
     let mut batches = Vec::new();
     // Parse everything first: a broken file stops the command before the store is touched.
     for input in inputs {
-        eprintln!("hvguard: importing {}", input.display());
+        note(&format!("importing {}", input.display()));
         let imported = import_path_with(input, &options)?;
         let source = SourceInfo::for_path(input, &imported)?;
         batches.push(ImportBatch { source, imported });
@@ -222,13 +227,13 @@ fn import(path: &Path, inputs: &[PathBuf]) -> Result<Outcome> {
         &mut progress_printer(),
     )?;
     for (name, records) in &summary.sources {
-        eprintln!("hvguard: {name}: {records} record(s)");
+        note(&format!("{name}: {records} record(s)"));
     }
-    eprintln!(
-        "hvguard: {} advisories in {}",
+    note(&format!(
+        "{} advisories in {}",
         summary.advisories,
         summary.path.display()
-    );
+    ));
     Ok(Outcome::Clean)
 }
 
@@ -248,13 +253,13 @@ fn update(
                 path.display()
             )
         };
-        eprintln!("hvguard: --offline: nothing downloaded; {kept}");
+        note(&format!("--offline: nothing downloaded; {kept}"));
         return Ok(Outcome::Clean);
     }
     let sources = select_sources(&default_sources(), selectors)?;
     let options = UpdateOptions::from_env();
     if options.nvd_api_key.is_some() {
-        eprintln!("hvguard: using the NVD API key from {NVD_API_KEY_VAR}");
+        note(&format!("using the NVD API key from {NVD_API_KEY_VAR}"));
     }
     let client = HttpClient::new(FetchConfig {
         retries,
@@ -267,16 +272,16 @@ fn update(
         &sources,
         &options,
         &crate::pipeline::now(),
-        &mut |line| eprintln!("hvguard: {line}"),
+        &mut |line| note(line),
         &mut progress_printer(),
     );
     match result {
         Ok(summary) => {
-            eprintln!(
-                "hvguard: {} advisories in {}",
+            note(&format!(
+                "{} advisories in {}",
                 summary.advisories,
                 summary.path.display()
-            );
+            ));
             Ok(Outcome::Clean)
         }
         Err(e) => {
@@ -295,7 +300,7 @@ fn progress_printer() -> impl FnMut(Progress) -> Result<(), String> {
     let mut next_tenth = 1;
     move |p: Progress| {
         if p.total >= 20_000 && p.done * 10 >= p.total * next_tenth {
-            eprintln!("hvguard: written {}/{} records", p.done, p.total);
+            note(&format!("written {}/{} records", p.done, p.total));
             next_tenth = p.done * 10 / p.total + 1;
         }
         Ok(())
@@ -310,7 +315,7 @@ fn show_read_progress(path: &Path, done: u64, total: Option<u64>) {
     static LAST_QUARTER: AtomicU64 = AtomicU64::new(0);
     const MIB: u64 = 1 << 20;
     let Some(total) = total.filter(|t| *t > 0) else {
-        eprintln!("hvguard: {}: {} MiB read", path.display(), done / MIB);
+        note(&format!("{}: {} MiB read", path.display(), done / MIB));
         return;
     };
     let percent = (done.min(total) * 100) / total;
@@ -318,7 +323,7 @@ fn show_read_progress(path: &Path, done: u64, total: Option<u64>) {
         let filled = (percent / 5) as usize;
         eprint!(
             "\rhvguard: {} [{}{}] {percent:>3}% ({}/{} MiB)",
-            path.display(),
+            escape(&path.display().to_string()),
             "#".repeat(filled),
             " ".repeat(20 - filled),
             done / MIB,
@@ -330,7 +335,7 @@ fn show_read_progress(path: &Path, done: u64, total: Option<u64>) {
     } else {
         let quarter = percent / 25;
         if quarter != LAST_QUARTER.swap(quarter, Ordering::Relaxed) {
-            eprintln!("hvguard: {}: {percent}% read", path.display());
+            note(&format!("{}: {percent}% read", path.display()));
         }
     }
 }

@@ -28,7 +28,7 @@ pub fn run(args: HardenArgs) -> Result<Outcome> {
         let collected = pipeline::collect(&root);
         pipeline::warn(&collected.snapshot.warnings);
         for error in &collected.errors {
-            eprintln!("hvguard: error: {error} (not hardened)");
+            output::error(&format!("{error} (not hardened)"));
         }
         (collected.snapshot.kata, collected.snapshot.kata_install)
     };
@@ -58,7 +58,8 @@ pub fn run(args: HardenArgs) -> Result<Outcome> {
             failures.push(format!("{}: {e:#}", config.main.display()));
         }
     }
-    output::print(&text)?;
+    // The plan names files and values of the scanned system: escaped at the edge.
+    output::print_text(&text)?;
     if !failures.is_empty() {
         bail!(
             "{} configuration(s) not hardened: {}",
