@@ -12,6 +12,7 @@ use clap::Parser;
 use std::process::ExitCode;
 
 fn main() -> ExitCode {
+    pipeline::mark_process_start();
     let cli = args::Cli::parse();
     match commands::run(cli) {
         Ok(outcome) => outcome.exit_code(),

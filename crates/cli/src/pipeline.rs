@@ -154,6 +154,18 @@ fn report_host(snapshot: &Snapshot) -> ReportHost {
     }
 }
 
+/// When this process started (set first thing in `main`): `db update` removes only the
+/// scratch folders of runs older than this one.
+static PROCESS_STARTED: std::sync::OnceLock<std::time::SystemTime> = std::sync::OnceLock::new();
+
+pub fn mark_process_start() {
+    let _ = PROCESS_STARTED.set(std::time::SystemTime::now());
+}
+
+pub fn process_started() -> std::time::SystemTime {
+    *PROCESS_STARTED.get_or_init(std::time::SystemTime::now)
+}
+
 pub fn now() -> String {
     let now = jiff::Timestamp::now();
     now.round(jiff::Unit::Second).unwrap_or(now).to_string()

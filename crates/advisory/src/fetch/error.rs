@@ -95,6 +95,62 @@ pub enum FetchError {
 }
 
 impl FetchError {
+    /// The same error with every mention of `url` shown as `shown` (a redacted URL).
+    pub fn redacted(self, url: &str, shown: &str) -> FetchError {
+        let hide = |text: String| text.replace(url, shown);
+        match self {
+            FetchError::Status {
+                status, attempts, ..
+            } => FetchError::Status {
+                url: shown.to_owned(),
+                status,
+                attempts,
+            },
+            FetchError::Network {
+                message, attempts, ..
+            } => FetchError::Network {
+                url: shown.to_owned(),
+                message: hide(message),
+                attempts,
+            },
+            FetchError::Timeout {
+                message, attempts, ..
+            } => FetchError::Timeout {
+                url: shown.to_owned(),
+                message: hide(message),
+                attempts,
+            },
+            FetchError::TooLarge { limit, .. } => FetchError::TooLarge {
+                url: shown.to_owned(),
+                limit,
+            },
+            FetchError::Truncated { expected, got, .. } => FetchError::Truncated {
+                url: shown.to_owned(),
+                expected,
+                got,
+            },
+            FetchError::BadUrl { .. } => FetchError::BadUrl {
+                url: shown.to_owned(),
+            },
+            FetchError::BadResponse { message, .. } => FetchError::BadResponse {
+                url: shown.to_owned(),
+                message: hide(message),
+            },
+            FetchError::Budget {
+                attempts,
+                budget_ms,
+                last,
+                ..
+            } => FetchError::Budget {
+                url: shown.to_owned(),
+                attempts,
+                budget_ms,
+                last: hide(last),
+            },
+            io @ FetchError::Io { .. } => io,
+        }
+    }
+
     /// True for failures that another attempt may not repeat (5xx, 429, network, timeout).
     pub fn is_transient(&self) -> bool {
         match self {
@@ -130,6 +186,14 @@ pub enum UpdateError {
         name: String,
         /// The known names, comma-separated.
         known: String,
+    },
+    /// The whole update ran out of time (`--deadline`); nothing was written.
+    #[error("the update did not finish within its {seconds} s deadline (--deadline): {during}")]
+    Deadline {
+        /// The deadline.
+        seconds: u64,
+        /// What was happening when it passed (the last failure, naming its URL).
+        during: String,
     },
     /// The scratch folder for downloads could not be made.
     #[error("{}: {cause}", .path.display())]

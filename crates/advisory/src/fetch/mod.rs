@@ -9,6 +9,9 @@ mod update;
 
 pub use error::{FetchError, UpdateError};
 pub use http::{Downloaded, FetchConfig, HttpClient};
-pub use notify::{notify, Alert, NotifyLimits, NOTIFY_SCHEMA};
+pub use notify::{notify, redact_url, Alert, NotifyLimits, NOTIFY_SCHEMA};
 pub use sources::{default_sources, select_sources, Source, SourceKind, NVD_API};
-pub use update::{fetch_batches, update_from_sources, UpdateOptions, NVD_API_KEY_VAR};
+pub use update::{
+    fetch_batches, remove_stale_downloads, update_from_sources, UpdateOptions,
+    DEFAULT_UPDATE_DEADLINE, NVD_API_KEY_VAR,
+};

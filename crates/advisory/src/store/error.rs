@@ -79,6 +79,31 @@ pub enum StoreError {
         /// Why.
         reason: String,
     },
+    /// Another writer held the store lock for longer than this one would wait.
+    #[error(
+        "{}: another hvguard holds the store lock (a db update or import, or an advisories \
+         --new/--notify run); gave up after {waited_ms} ms, nothing was changed",
+        .path.display()
+    )]
+    Locked {
+        /// The lock file.
+        path: PathBuf,
+        /// How long this writer waited.
+        waited_ms: u128,
+    },
+    /// A feed with no records would wipe (or record as empty) a source: refused unless the
+    /// caller asked for it (`--replace`).
+    #[error(
+        "{source_name}: the feed holds no records; writing it would remove the {existing} \
+         record(s) this source brought before (a truncated download or a broken mirror looks \
+         exactly like this); pass --replace to write it anyway. The store is unchanged"
+    )]
+    EmptySource {
+        /// The source's name.
+        source_name: String,
+        /// Records the store holds from it now.
+        existing: u64,
+    },
     /// No store location could be worked out (no `--db`, no HOME, no XDG_DATA_HOME).
     #[error("no advisory store location: pass --db FILE, or set HOME or XDG_DATA_HOME")]
     NoLocation,

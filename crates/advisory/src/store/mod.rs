@@ -3,7 +3,9 @@
 
 mod error;
 mod location;
+mod lock;
 mod schema;
+mod state;
 mod update;
 
 use std::collections::BTreeMap;
@@ -13,8 +15,12 @@ use rusqlite::{Connection, OpenFlags};
 
 pub use error::StoreError;
 pub use location::{store_path, store_path_for, SYSTEM_STORE};
+pub use lock::StoreLock;
 pub use schema::SCHEMA_VERSION;
-pub use update::{update_store, ImportBatch, Progress, SourceInfo, UpdateSummary};
+pub use state::{PendingAlert, SeenKey, StateScope, StateStore};
+pub use update::{
+    update_store, update_store_with, ImportBatch, Progress, SourceInfo, UpdateSummary, WriteOptions,
+};
 
 use crate::model::{Advisory, DistroAdvisory, DistroFix, EpssScore, KevEntry};
 
@@ -63,7 +69,7 @@ pub struct StoreStatus {
     pub epss: u64,
     /// Distro verdicts stored.
     pub distro: u64,
-    /// (advisory, binary) pairs already reported by `advisories --new`.
+    /// (host, root, advisory, binary) entries remembered by `advisories --new`/`--notify`.
     pub seen: u64,
 }
 
@@ -84,29 +90,6 @@ impl Store {
         )
         .map_err(|e| StoreError::sqlite(path, "opening the advisory store", e))?;
         schema::check(&conn, path)?;
-        Ok(Store {
-            path: path.to_path_buf(),
-            conn,
-        })
-    }
-
-    /// Opens a store for recording `seen` state, creating an empty one (with its parent
-    /// folder) when the file does not exist yet.
-    pub fn open_or_create(path: &Path) -> Result<Store, StoreError> {
-        let fresh = !path.exists();
-        if fresh {
-            if let Some(parent) = path.parent().filter(|p| !p.as_os_str().is_empty()) {
-                std::fs::create_dir_all(parent)
-                    .map_err(|e| StoreError::io(parent, "creating the store folder", e))?;
-            }
-        }
-        let conn = Connection::open(path)
-            .map_err(|e| StoreError::sqlite(path, "opening the advisory store", e))?;
-        if fresh {
-            schema::create(&conn, path)?;
-        } else {
-            schema::check(&conn, path)?;
-        }
         Ok(Store {
             path: path.to_path_buf(),
             conn,
@@ -248,38 +231,6 @@ impl Store {
             distro: self.count("SELECT COUNT(*) FROM distro")?,
             seen: self.count("SELECT COUNT(*) FROM seen")?,
         })
-    }
-
-    /// Records that each (advisory id, binary path) pair was reported at `now`, and returns
-    /// the pairs that had never been recorded before, in input order. One transaction: a
-    /// failure records none of them.
-    pub fn record_seen(
-        &mut self,
-        pairs: &[(String, String)],
-        now: &str,
-    ) -> Result<Vec<(String, String)>, StoreError> {
-        let path = self.path.clone();
-        let sql_err = |e| StoreError::sqlite(&path, "recording reported advisories", e);
-        let tx = self.conn.transaction().map_err(sql_err)?;
-        let mut fresh = Vec::new();
-        {
-            let mut stmt = tx
-                .prepare(
-                    "INSERT OR IGNORE INTO seen (advisory, binary, first_seen) VALUES (?1, ?2, ?3)",
-                )
-                .map_err(sql_err)?;
-            for (id, binary) in pairs {
-                if stmt
-                    .execute([id, binary, &now.to_owned()])
-                    .map_err(sql_err)?
-                    == 1
-                {
-                    fresh.push((id.clone(), binary.clone()));
-                }
-            }
-        }
-        tx.commit().map_err(sql_err)?;
-        Ok(fresh)
     }
 }
 

@@ -7,11 +7,12 @@ use std::time::Duration;
 use anyhow::{bail, Context, Result};
 use hvguard_advisory::fetch::{
     default_sources, select_sources, update_from_sources, FetchConfig, HttpClient, UpdateOptions,
-    NVD_API_KEY_VAR,
+    DEFAULT_UPDATE_DEADLINE, NVD_API_KEY_VAR,
 };
 use hvguard_advisory::import::{import_path_with, ImportOptions};
 use hvguard_advisory::store::{
-    store_path, update_store, ImportBatch, Progress, SourceInfo, Store, StoreStatus,
+    store_path, update_store_with, ImportBatch, Progress, SourceInfo, Store, StoreStatus,
+    WriteOptions,
 };
 
 use super::Outcome;
@@ -50,6 +51,10 @@ pub enum DbCommand {
         /// Files or folders to import.
         #[arg(required = true, value_name = "PATH")]
         paths: Vec<PathBuf>,
+        /// Write an input that holds no records, removing what it brought before (refused
+        /// otherwise: an empty feed is usually a broken one).
+        #[arg(long)]
+        replace: bool,
     },
     /// Download the configured feeds (NVD, Debian tracker, KEV, EPSS, OSV) into the store.
     Update {
@@ -67,6 +72,14 @@ pub enum DbCommand {
         /// Time limit for one download, in seconds.
         #[arg(long, value_name = "SECONDS", default_value_t = 600)]
         timeout: u64,
+        /// Time limit for the whole update (every download, import and the store write), in
+        /// seconds; 0 for none.
+        #[arg(long, value_name = "SECONDS", default_value_t = DEFAULT_UPDATE_DEADLINE.as_secs())]
+        deadline: u64,
+        /// Write a source whose feed holds no records, removing what it brought before
+        /// (refused otherwise: an empty feed is usually a broken download or mirror).
+        #[arg(long)]
+        replace: bool,
     },
 }
 
@@ -84,13 +97,25 @@ pub fn run(args: DbArgs) -> Result<Outcome> {
     let path = store_path(args.db.as_deref())?;
     match args.command {
         DbCommand::Status { format } => status(&path, format),
-        DbCommand::Import { paths } => import(&path, &paths),
+        DbCommand::Import { paths, replace } => import(&path, &paths, replace),
         DbCommand::Update {
             sources,
             offline,
             retries,
             timeout,
-        } => update(&path, &sources, offline, retries, timeout),
+            deadline,
+            replace,
+        } => update(
+            &path,
+            &sources,
+            offline,
+            UpdateLimits {
+                retries,
+                timeout,
+                deadline,
+                replace,
+            },
+        ),
     }
 }
 
@@ -161,7 +186,7 @@ fn render_status(status: &StoreStatus, now: jiff::Timestamp) -> String {
     );
     let _ = writeln!(
         out,
-        "Facts: {} KEV entries, {} EPSS scores, {} distro verdicts; {} reported (advisory, binary) pairs",
+        "Facts: {} KEV entries, {} EPSS scores, {} distro verdicts; {} advisory findings remembered by `advisories --new/--notify`",
         status.kev, status.epss, status.distro, status.seen
     );
     if status.sources.is_empty() {
@@ -209,7 +234,7 @@ fn age(imported_at: &str, now: jiff::Timestamp) -> String {
     }
 }
 
-fn import(path: &Path, inputs: &[PathBuf]) -> Result<Outcome> {
+fn import(path: &Path, inputs: &[PathBuf], replace: bool) -> Result<Outcome> {
     hvguard_advisory::import::set_read_observer(show_read_progress);
     let options = ImportOptions::default();
     let mut batches = Vec::new();
@@ -220,10 +245,15 @@ fn import(path: &Path, inputs: &[PathBuf]) -> Result<Outcome> {
         let source = SourceInfo::for_path(input, &imported)?;
         batches.push(ImportBatch { source, imported });
     }
-    let summary = update_store(
+    let options = WriteOptions {
+        replace_empty: replace,
+        ..WriteOptions::default()
+    };
+    let summary = update_store_with(
         path,
         &batches,
         &crate::pipeline::now(),
+        options,
         &mut progress_printer(),
     )?;
     for (name, records) in &summary.sources {
@@ -237,12 +267,20 @@ fn import(path: &Path, inputs: &[PathBuf]) -> Result<Outcome> {
     Ok(Outcome::Clean)
 }
 
+/// `db update`'s knobs.
+#[derive(Debug, Clone, Copy)]
+struct UpdateLimits {
+    retries: u32,
+    timeout: u64,
+    deadline: u64,
+    replace: bool,
+}
+
 fn update(
     path: &Path,
     selectors: &[String],
     offline: bool,
-    retries: u32,
-    timeout: u64,
+    limits: UpdateLimits,
 ) -> Result<Outcome> {
     if offline {
         let kept = if path.exists() {
@@ -257,13 +295,23 @@ fn update(
         return Ok(Outcome::Clean);
     }
     let sources = select_sources(&default_sources(), selectors)?;
-    let options = UpdateOptions::from_env();
+    let options = UpdateOptions {
+        deadline: (limits.deadline > 0).then(|| Duration::from_secs(limits.deadline)),
+        write: WriteOptions {
+            replace_empty: limits.replace,
+            ..WriteOptions::default()
+        },
+        process_started: Some(crate::pipeline::process_started()),
+        ..UpdateOptions::from_env()
+    };
     if options.nvd_api_key.is_some() {
         note(&format!("using the NVD API key from {NVD_API_KEY_VAR}"));
     }
+    let timeout = Duration::from_secs(limits.timeout.max(1));
     let client = HttpClient::new(FetchConfig {
-        retries,
-        request_timeout: Duration::from_secs(timeout.max(1)),
+        retries: limits.retries,
+        request_timeout: timeout,
+        stall_timeout: FetchConfig::default().stall_timeout.min(timeout),
         ..FetchConfig::default()
     });
     let result = update_from_sources(
