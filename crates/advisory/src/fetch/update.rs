@@ -275,7 +275,11 @@ pub fn remove_stale_downloads(store: &Path, started: SystemTime) -> Vec<PathBuf>
     for entry in entries.flatten() {
         let name = entry.file_name();
         let name = name.to_string_lossy();
-        if !name.starts_with(&prefix) || name.ends_with(".lock") {
+        if !name.starts_with(&prefix) {
+            continue;
+        }
+        if name.ends_with(".lock") {
+            remove_orphan_lock(&entry.path(), started);
             continue;
         }
         let dir = entry.path();
@@ -297,6 +301,20 @@ pub fn remove_stale_downloads(store: &Path, started: SystemTime) -> Vec<PathBuf>
         }
     }
     removed
+}
+
+/// A lock file whose folder is gone (a run killed between removing the two): removed when
+/// old and not held.
+fn remove_orphan_lock(lock: &Path, started: SystemTime) {
+    let folder = lock.with_extension("");
+    let old = std::fs::symlink_metadata(lock)
+        .is_ok_and(|m| m.is_file() && m.modified().is_ok_and(|t| t < started));
+    if !old || folder.symlink_metadata().is_ok() {
+        return;
+    }
+    if let Some(Some(_held)) = claim(lock) {
+        let _ = std::fs::remove_file(lock);
+    }
 }
 
 /// Takes the lock at `path` if no live run holds it: `Some(Some(file))` when taken,
@@ -500,4 +518,44 @@ fn read_head(url: &str, path: &Path, limit: u64) -> Result<PageHead, UpdateError
 fn formats(imported: &Imported) -> String {
     let names: BTreeSet<&str> = imported.files.iter().map(|(_, f)| f.name()).collect();
     names.into_iter().collect::<Vec<_>>().join(",")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn dated(path: &Path, when: SystemTime) {
+        std::fs::File::open(path)
+            .and_then(|f| f.set_modified(when))
+            .unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+    }
+
+    #[test]
+    fn only_old_unlocked_download_folders_are_removed() {
+        let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+        let store = dir.path().join("advisories.db");
+        let started = SystemTime::now();
+        let hour_ago = started - Duration::from_secs(3600);
+        let make = |pid: u32, when: SystemTime| {
+            let folder = dir.path().join(format!(".advisories.db.download-{pid}"));
+            std::fs::create_dir(&folder).unwrap_or_else(|e| panic!("{e}"));
+            dated(&folder, when);
+            folder
+        };
+        let dead = make(11, hour_ago);
+        // Made after this process started: maybe a live run that has not locked it yet.
+        let young = make(12, started + Duration::from_secs(5));
+        // A run killed between removing its folder and its lock file.
+        let orphan = dir.path().join(".advisories.db.download-13.lock");
+        std::fs::write(&orphan, "").unwrap_or_else(|e| panic!("{e}"));
+        dated(&orphan, hour_ago);
+        // Not a folder: a link by that name is never followed nor removed.
+        let link = dir.path().join(".advisories.db.download-14");
+        std::os::unix::fs::symlink(dir.path(), &link).unwrap_or_else(|e| panic!("{e}"));
+
+        let removed = remove_stale_downloads(&store, started);
+        assert_eq!(removed, vec![dead.clone()]);
+        assert!(!dead.exists() && young.exists() && !orphan.exists());
+        assert!(link.symlink_metadata().is_ok() && store.parent().is_some_and(Path::exists));
+    }
 }

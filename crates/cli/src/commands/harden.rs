@@ -54,8 +54,10 @@ pub fn run(args: HardenArgs) -> Result<Outcome> {
             now,
             &mut text,
         ) {
-            let _ = writeln!(text, "  not hardened: {e:#}\n");
-            failures.push(format!("{}: {e:#}", config.main.display()));
+            // Each cause once: `{e:#}` would repeat a cause its parent already spells out.
+            let cause = output::error_chain(&e);
+            let _ = writeln!(text, "  not hardened: {cause}\n");
+            failures.push(format!("{}: {cause}", config.main.display()));
         }
     }
     // The plan names files and values of the scanned system: escaped at the edge.
