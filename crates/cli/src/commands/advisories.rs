@@ -84,12 +84,13 @@ pub fn run(args: AdvisoriesArgs) -> Result<Outcome> {
 
     // Held until the end: the listing, the post and what they record are one step for any
     // other writer (two --notify runs never send the same alert twice).
-    let mut state = match args.new || args.notify.is_some() {
-        true => Some(
+    let mut state = if args.new || args.notify.is_some() {
+        Some(
             StateStore::open(&path, STATE_LOCK_WAIT)
                 .context("--new and --notify keep their state in the advisory store")?,
-        ),
-        false => None,
+        )
+    } else {
+        None
     };
     let scope = StateScope {
         host: HostIdentity::of(&root, &snapshot.host.hostname).to_string(),
