@@ -4,6 +4,7 @@
 mod error;
 mod http;
 mod notify;
+mod scratch;
 mod sources;
 mod update;
 
@@ -12,6 +13,5 @@ pub use http::{Downloaded, FetchConfig, HttpClient};
 pub use notify::{notify, redact_url, Alert, NotifyLimits, NOTIFY_SCHEMA};
 pub use sources::{default_sources, select_sources, Source, SourceKind, NVD_API};
 pub use update::{
-    fetch_batches, remove_stale_downloads, update_from_sources, UpdateOptions,
-    DEFAULT_UPDATE_DEADLINE, NVD_API_KEY_VAR,
+    fetch_batches, update_from_sources, UpdateOptions, DEFAULT_UPDATE_DEADLINE, NVD_API_KEY_VAR,
 };
