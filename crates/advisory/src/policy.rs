@@ -36,12 +36,12 @@ pub const POLICY_READ_LIMIT: u64 = 1 << 20;
 #[derive(Debug, thiserror::Error)]
 pub enum PolicyError {
     /// The file could not be opened or read.
-    #[error("{}: {source}", .path.display())]
+    #[error("{}: {cause}", .path.display())]
     Io {
         /// The policy file.
         path: PathBuf,
         /// The cause.
-        source: std::io::Error,
+        cause: std::io::Error,
     },
     /// The file exceeds [`POLICY_READ_LIMIT`].
     #[error("{}: larger than the {limit}-byte limit for a policy file", .path.display())]
@@ -196,9 +196,9 @@ impl Policy {
 
     /// Loads a policy named explicitly (`--policy FILE`): a missing file is an error.
     pub fn load(path: &Path) -> Result<Policy, PolicyError> {
-        let io = |source| PolicyError::Io {
+        let io = |cause| PolicyError::Io {
             path: path.to_path_buf(),
-            source,
+            cause,
         };
         let file = std::fs::File::open(path).map_err(io)?;
         let mut bytes = Vec::new();
@@ -222,9 +222,7 @@ impl Policy {
     /// Loads the policy at a default location: no file there means no acceptances.
     pub fn load_default_at(path: &Path) -> Result<Policy, PolicyError> {
         match Policy::load(path) {
-            Err(PolicyError::Io { source, .. })
-                if source.kind() == std::io::ErrorKind::NotFound =>
-            {
+            Err(PolicyError::Io { cause, .. }) if cause.kind() == std::io::ErrorKind::NotFound => {
                 Ok(Policy::default())
             }
             other => other,

@@ -15,12 +15,11 @@ const LIST: &str = "/var/lib/dpkg/info/qemu-system-x86.list";
 
 #[test]
 fn live_debian_qemu_backports_are_not_vulnerable() {
-    if !Path::new(QEMU).is_file() || !Path::new(LIST).is_file() {
-        eprintln!(
-            "\n*** SKIPPED: Debian qemu-system-x86 not installed ({QEMU} or {LIST} missing) ***\n"
-        );
-        return;
-    }
+    hvguard_testkit::require!(
+        Path::new(QEMU).is_file() && Path::new(LIST).is_file(),
+        "Debian's qemu-system-x86 (/usr/bin/qemu-system-x86_64 and its dpkg file list)",
+        "apt-get install qemu-system-x86; .ci/run installs it"
+    );
     let root = HostRoot::live();
     let snap = hvguard_host::collect(&root, &hvguard_host::CollectOptions::default());
     let qemu = snap

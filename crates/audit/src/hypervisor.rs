@@ -1,6 +1,7 @@
 //! `hypervisor.*` rules: facts about running hypervisor processes (collected on the live
 //! root by hvguard-update's process collector).
 
+use crate::catalogue::Check;
 use crate::emit::Hit;
 use crate::{Emitter, Rule, RuleMeta};
 use hvguard_core::{Location, Probe, Severity, Snapshot, VmmProcess};
@@ -18,7 +19,7 @@ pub(crate) static RULES: &[Rule] = &[Rule {
             "https://github.com/liske/needrestart",
         ],
     },
-    check: stale_process,
+    check: Check::Snapshot(stale_process),
 }];
 
 fn what_is_stale(p: &VmmProcess) -> Vec<String> {

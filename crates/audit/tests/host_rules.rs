@@ -13,7 +13,7 @@ use hvguard_core::{
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
 
-const HOST_RULES: [&str; 15] = [
+const HOST_RULES: &[&str] = &[
     "host.confidential-computing-unused",
     "host.cpu-vulnerable",
     "host.iommu-disabled",

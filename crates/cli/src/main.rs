@@ -12,13 +12,13 @@ use clap::Parser;
 use std::process::ExitCode;
 
 fn main() -> ExitCode {
+    pipeline::mark_process_start();
     let cli = args::Cli::parse();
     match commands::run(cli) {
         Ok(outcome) => outcome.exit_code(),
         Err(err) => {
-            // One line: the whole cause chain, outermost first.
-            let chain: Vec<String> = err.chain().map(|c| c.to_string()).collect();
-            eprintln!("hvguard: error: {}", chain.join(": "));
+            // One line: the whole cause chain, outermost first, each message once.
+            output::error(&output::error_chain(&err));
             ExitCode::from(2)
         }
     }

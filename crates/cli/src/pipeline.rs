@@ -164,15 +164,28 @@ fn report_host(snapshot: &Snapshot) -> ReportHost {
     }
 }
 
+/// When this process started (set first thing in `main`): `db update` removes only the
+/// scratch folders of runs older than this one.
+static PROCESS_STARTED: std::sync::OnceLock<std::time::SystemTime> = std::sync::OnceLock::new();
+
+pub fn mark_process_start() {
+    let _ = PROCESS_STARTED.set(std::time::SystemTime::now());
+}
+
+pub fn process_started() -> std::time::SystemTime {
+    *PROCESS_STARTED.get_or_init(std::time::SystemTime::now)
+}
+
 pub fn now() -> String {
     let now = jiff::Timestamp::now();
     now.round(jiff::Unit::Second).unwrap_or(now).to_string()
 }
 
-/// Prints collection warnings (skipped drop-ins, dangling ConfigPaths...) on stderr.
+/// Prints collection warnings (skipped drop-ins, dangling ConfigPaths...) on stderr. They
+/// name files of the scanned system (or come from a snapshot file): escaped at the edge.
 pub fn warn(warnings: &[String]) {
     for warning in warnings {
-        eprintln!("hvguard: warning: {warning}");
+        crate::output::warn(warning);
     }
 }
 
@@ -182,7 +195,7 @@ pub fn fail_on_errors(errors: &[String]) -> Result<()> {
         return Ok(());
     }
     for error in errors {
-        eprintln!("hvguard: error: {error}");
+        crate::output::error(error);
     }
     bail!(
         "{} configuration file(s) could not be loaded (see above); the report covers the rest",

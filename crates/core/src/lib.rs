@@ -5,6 +5,7 @@
 //! collect, evaluate and render agree on one vocabulary and never on strings.
 
 pub mod containerd_model;
+pub mod escape;
 pub mod finding;
 pub mod hardening;
 pub mod kata_model;

@@ -8,6 +8,7 @@ pub mod cpu;
 pub mod facts;
 pub mod firmware;
 pub mod hypervisors;
+pub mod identity;
 pub mod iommu;
 pub mod kernel;
 pub mod kvm;

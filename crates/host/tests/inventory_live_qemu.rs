@@ -12,13 +12,11 @@ const LIST: &str = "/var/lib/dpkg/info/qemu-system-x86.list";
 
 #[test]
 fn real_debian_qemu_binary_and_package() {
-    if !Path::new(QEMU).is_file() || !Path::new(LIST).is_file() {
-        eprintln!(
-            "\n*** SKIPPED: Debian qemu-system-x86 not installed ({QEMU} or {LIST} missing) ***\n"
-        );
-        println!("SKIPPED: Debian qemu-system-x86 not installed");
-        return;
-    }
+    hvguard_testkit::require!(
+        Path::new(QEMU).is_file() && Path::new(LIST).is_file(),
+        "Debian's qemu-system-x86 (/usr/bin/qemu-system-x86_64 and its dpkg file list)",
+        "apt-get install qemu-system-x86; .ci/run installs it"
+    );
     let root = HostRoot::live();
     let pk = packages::read_installed(&root);
     let installed = pk.value().expect("live dpkg status parses");

@@ -19,11 +19,10 @@ pub enum KataError {
         message: String,
     },
     /// The file could not be read (missing, too large, not text, symlink loop, ...).
-    #[error("{source}")]
+    #[error("{error}")]
     Read {
-        /// Carries the path in its own message.
-        #[source]
-        source: RootError,
+        /// Carries the path and the cause in its own message (so not a `source()` too).
+        error: RootError,
     },
     /// Tables or arrays nested deeper than any real configuration goes.
     #[error("{}:{line}:{column}: nesting deeper than {limit} levels", path.display())]
@@ -58,13 +57,13 @@ impl KataError {
             KataError::Parse { path, .. }
             | KataError::TooDeep { path, .. }
             | KataError::Invalid { path, .. } => path,
-            KataError::Read { source } => source.path(),
+            KataError::Read { error } => error.path(),
         }
     }
 }
 
 impl From<RootError> for KataError {
-    fn from(source: RootError) -> Self {
-        KataError::Read { source }
+    fn from(error: RootError) -> Self {
+        KataError::Read { error }
     }
 }

@@ -87,25 +87,10 @@ fn severity_style(severity: Severity) -> Style {
     }
 }
 
-/// Copies text that came from the host (file contents, paths) with control characters
-/// escaped: a hostile config must not be able to drive the reader's terminal.
+/// Copies text that came from the host (file contents, paths) or a feed with terminal
+/// controls escaped: a hostile config must not be able to drive the reader's terminal.
 fn push_clean(out: &mut String, text: &str) {
-    if !text.chars().any(is_unsafe) {
-        out.push_str(text);
-        return;
-    }
-    for c in text.chars() {
-        if is_unsafe(c) {
-            let _ = write!(out, "\\u{{{:x}}}", u32::from(c));
-        } else {
-            out.push(c);
-        }
-    }
-}
-
-/// C0, DEL and C1 controls, except tab which terminals only move the cursor for.
-fn is_unsafe(c: char) -> bool {
-    c.is_control() && c != '\t'
+    hvguard_core::escape::push_escaped(out, text);
 }
 
 fn header(w: &mut Writer, report: &Report) {

@@ -114,7 +114,7 @@ fn sql<'a>(path: &'a Path, what: &'static str) -> impl Fn(rusqlite::Error) -> St
     move |e| StoreError::Sqlite {
         path: path.to_path_buf(),
         message: what.to_owned(),
-        source: e,
+        cause: e,
     }
 }
 

@@ -4,7 +4,9 @@
 mod error;
 mod evidence;
 mod location;
+mod lock;
 mod schema;
+mod state;
 mod update;
 
 use std::collections::BTreeMap;
@@ -15,8 +17,12 @@ use rusqlite::{Connection, OpenFlags};
 pub use error::StoreError;
 pub use evidence::{apply_changelog_evidence, ChangelogEvidence};
 pub use location::{store_path, store_path_for, SYSTEM_STORE};
+pub use lock::StoreLock;
 pub use schema::SCHEMA_VERSION;
-pub use update::{update_store, ImportBatch, Progress, SourceInfo, UpdateSummary};
+pub use state::{PendingAlert, SeenKey, StateScope, StateStore};
+pub use update::{
+    update_store, update_store_with, ImportBatch, Progress, SourceInfo, UpdateSummary, WriteOptions,
+};
 
 use crate::model::{Advisory, DistroAdvisory, DistroFix, EpssScore, KevEntry};
 
@@ -65,7 +71,7 @@ pub struct StoreStatus {
     pub epss: u64,
     /// Distro verdicts stored.
     pub distro: u64,
-    /// (advisory, binary) pairs already reported by `advisories --new`.
+    /// (host, root, advisory, binary) entries remembered by `advisories --new`/`--notify`.
     pub seen: u64,
 }
 
@@ -92,27 +98,33 @@ impl Store {
         })
     }
 
-    /// Opens a store for recording `seen` state, creating an empty one (with its parent
-    /// folder) when the file does not exist yet.
+    /// Opens the store at `path` for writing in place, creating it (and its folder) when
+    /// missing and upgrading an older schema, under the store lock.
     pub fn open_or_create(path: &Path) -> Result<Store, StoreError> {
-        let fresh = !path.exists();
-        if fresh {
-            if let Some(parent) = path.parent().filter(|p| !p.as_os_str().is_empty()) {
-                std::fs::create_dir_all(parent)
-                    .map_err(|e| StoreError::io(parent, "creating the store folder", e))?;
-            }
+        if let Some(parent) = path.parent().filter(|p| !p.as_os_str().is_empty()) {
+            std::fs::create_dir_all(parent)
+                .map_err(|e| StoreError::io(parent, "creating the store folder", e))?;
         }
-        let conn = Connection::open(path)
-            .map_err(|e| StoreError::sqlite(path, "opening the advisory store", e))?;
-        if fresh {
-            schema::create(&conn, path)?;
-        } else {
-            schema::check(&conn, path)?;
-        }
+        let _lock = lock::StoreLock::acquire(path, journal_lock_wait())?;
+        let conn = Self::open_locked(path)?;
         Ok(Store {
             path: path.to_path_buf(),
             conn,
         })
+    }
+
+    /// Opens a read-write connection; the caller holds the store lock, so no update can
+    /// rename a new file over the store while the schema is created or upgraded.
+    fn open_locked(path: &Path) -> Result<Connection, StoreError> {
+        let fresh = !path.exists();
+        let mut conn = Connection::open(path)
+            .map_err(|e| StoreError::sqlite(path, "opening the advisory store", e))?;
+        if fresh {
+            schema::create(&conn, path)?;
+        } else {
+            schema::upgrade(&mut conn, path)?;
+        }
+        Ok(conn)
     }
 
     /// The store file.
@@ -130,8 +142,11 @@ impl Store {
         wait: std::time::Duration,
         write: impl FnOnce(&rusqlite::Transaction<'_>, &Path) -> Result<T, StoreError>,
     ) -> Result<T, StoreError> {
-        let _lock = update::lock_within(&self.path, wait)?;
+        let _lock = lock::StoreLock::acquire(&self.path, wait)?;
         let path = self.path.clone();
+        // A `db update` may have renamed a new file over the store since this connection was
+        // opened; writing through the old one would land in the replaced file and be lost.
+        self.conn = Self::open_locked(&path)?;
         let tx = self
             .conn
             .transaction()
@@ -283,38 +298,6 @@ impl Store {
             distro: self.count("SELECT COUNT(*) FROM distro")?,
             seen: self.count("SELECT COUNT(*) FROM seen")?,
         })
-    }
-
-    /// Records that each (advisory id, binary path) pair was reported at `now`, and returns
-    /// the pairs that had never been recorded before, in input order. One transaction: a
-    /// failure records none of them.
-    pub fn record_seen(
-        &mut self,
-        pairs: &[(String, String)],
-        now: &str,
-    ) -> Result<Vec<(String, String)>, StoreError> {
-        let path = self.path.clone();
-        let sql_err = |e| StoreError::sqlite(&path, "recording reported advisories", e);
-        let tx = self.conn.transaction().map_err(sql_err)?;
-        let mut fresh = Vec::new();
-        {
-            let mut stmt = tx
-                .prepare(
-                    "INSERT OR IGNORE INTO seen (advisory, binary, first_seen) VALUES (?1, ?2, ?3)",
-                )
-                .map_err(sql_err)?;
-            for (id, binary) in pairs {
-                if stmt
-                    .execute([id, binary, &now.to_owned()])
-                    .map_err(sql_err)?
-                    == 1
-                {
-                    fresh.push((id.clone(), binary.clone()));
-                }
-            }
-        }
-        tx.commit().map_err(sql_err)?;
-        Ok(fresh)
     }
 }
 

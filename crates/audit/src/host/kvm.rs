@@ -1,6 +1,7 @@
 //! `/dev/kvm`: is hardware virtualisation usable, and by whom.
 
 use super::{known, location, paths};
+use crate::catalogue::Check;
 use crate::emit::Hit;
 use crate::{Emitter, Rule, RuleMeta};
 use hvguard_core::{FileKind, FileStat, Probe, Severity, Snapshot};
@@ -20,7 +21,7 @@ pub(super) const KVM_UNAVAILABLE: Rule = Rule {
             "https://github.com/kata-containers/kata-containers#hardware-requirements",
         ],
     },
-    check: kvm_unavailable,
+    check: Check::Snapshot(kvm_unavailable),
 };
 
 pub(super) const KVM_DEVICE_PERMISSIONS: Rule = Rule {
@@ -35,7 +36,7 @@ pub(super) const KVM_DEVICE_PERMISSIONS: Rule = Rule {
             "https://www.freedesktop.org/software/systemd/man/latest/udev.html",
         ],
     },
-    check: kvm_device_permissions,
+    check: Check::Snapshot(kvm_device_permissions),
 };
 
 fn kind_name(kind: FileKind) -> &'static str {

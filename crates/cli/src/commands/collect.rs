@@ -10,7 +10,7 @@ pub fn run(args: CollectArgs) -> Result<Outcome> {
     pipeline::warn(&collected.snapshot.warnings);
     let mut json = serde_json::to_string_pretty(&collected.snapshot)?;
     json.push('\n');
-    output::print(&json)?;
+    output::print_json(&json)?;
     pipeline::fail_on_errors(&collected.errors)?;
     Ok(Outcome::Clean)
 }

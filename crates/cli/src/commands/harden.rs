@@ -28,7 +28,7 @@ pub fn run(args: HardenArgs) -> Result<Outcome> {
         let collected = pipeline::collect(&root);
         pipeline::warn(&collected.snapshot.warnings);
         for error in &collected.errors {
-            eprintln!("hvguard: error: {error} (not hardened)");
+            output::error(&format!("{error} (not hardened)"));
         }
         (collected.snapshot.kata, collected.snapshot.kata_install)
     };
@@ -54,11 +54,14 @@ pub fn run(args: HardenArgs) -> Result<Outcome> {
             now,
             &mut text,
         ) {
-            let _ = writeln!(text, "  not hardened: {e:#}\n");
-            failures.push(format!("{}: {e:#}", config.main.display()));
+            // Each cause once: `{e:#}` would repeat a cause its parent already spells out.
+            let cause = output::error_chain(&e);
+            let _ = writeln!(text, "  not hardened: {cause}\n");
+            failures.push(format!("{}: {cause}", config.main.display()));
         }
     }
-    output::print(&text)?;
+    // The plan names files and values of the scanned system: escaped at the edge.
+    output::print_text(&text)?;
     if !failures.is_empty() {
         bail!(
             "{} configuration(s) not hardened: {}",

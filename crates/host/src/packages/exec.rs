@@ -10,11 +10,10 @@ use std::time::{Duration, Instant};
 /// Why a tool run gave no usable output.
 #[derive(Debug, thiserror::Error)]
 pub enum ExecError {
-    #[error("{program}: could not start: {source}")]
+    #[error("{program}: could not start: {cause}")]
     Spawn {
         program: String,
-        #[source]
-        source: std::io::Error,
+        cause: std::io::Error,
     },
     #[error("{program}: no answer within {seconds} s, killed")]
     Timeout { program: String, seconds: u64 },
@@ -24,11 +23,10 @@ pub enum ExecError {
     Failed { program: String, status: String },
     #[error("{program}: output is not UTF-8 text")]
     NotText { program: String },
-    #[error("{program}: {source}")]
+    #[error("{program}: {cause}")]
     Io {
         program: String,
-        #[source]
-        source: std::io::Error,
+        cause: std::io::Error,
     },
 }
 
@@ -160,7 +158,7 @@ pub fn run_tool(tool: &Tool<'_>) -> Result<ToolOutput, ExecError> {
         .stdin(Stdio::null());
     let io_err = |source| ExecError::Io {
         program: name.clone(),
-        source,
+        cause: source,
     };
     match tool.log {
         Some(log) => {
@@ -189,7 +187,7 @@ pub fn run_tool(tool: &Tool<'_>) -> Result<ToolOutput, ExecError> {
     }
     let mut child = command.spawn().map_err(|source| ExecError::Spawn {
         program: name.clone(),
-        source,
+        cause: source,
     })?;
     // The readers run beside the deadline loop so that a chatty child cannot fill a pipe
     // and stall while we wait for it to exit.
@@ -210,12 +208,12 @@ pub fn run_tool(tool: &Tool<'_>) -> Result<ToolOutput, ExecError> {
                 });
             }
             Ok(None) => thread::sleep(Duration::from_millis(5)),
-            Err(source) => {
+            Err(cause) => {
                 let _ = child.kill();
                 let _ = child.wait();
                 return Err(ExecError::Io {
                     program: name,
-                    source,
+                    cause,
                 });
             }
         }
@@ -224,11 +222,11 @@ pub fn run_tool(tool: &Tool<'_>) -> Result<ToolOutput, ExecError> {
         Ok(Ok(bytes)) => Ok(bytes),
         Ok(Err(source)) => Err(ExecError::Io {
             program: name.clone(),
-            source,
+            cause: source,
         }),
         Err(_) => Err(ExecError::Io {
             program: name.clone(),
-            source: std::io::Error::other("output reader thread failed"),
+            cause: std::io::Error::other("output reader thread failed"),
         }),
     };
     let stdout = join(out_reader)?;
