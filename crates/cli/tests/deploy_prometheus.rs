@@ -101,7 +101,10 @@ fn rules_select_only_metrics_and_label_values_hvguard_writes() {
     for expr in exprs {
         for m in metric.captures_iter(expr) {
             let name = &m[1];
-            assert!(METRIC_NAMES.contains(&name), "{name} in `{expr}` is not written by hvguard");
+            assert!(
+                METRIC_NAMES.contains(&name),
+                "{name} in `{expr}` is not written by hvguard"
+            );
             seen += 1;
             let Some(selector) = m.get(3) else { continue };
             for sel in matcher.captures_iter(selector.as_str()) {

@@ -86,7 +86,9 @@ fn start(binary: &Path, textfile_dir: &Path, work: &Path) -> Exporter {
 /// `GET /metrics` over plain HTTP/1.0 (the exporter then closes the connection), bounded.
 fn scrape(port: u16) -> String {
     let mut stream = TcpStream::connect(("127.0.0.1", port)).expect("connect");
-    stream.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+    stream
+        .set_read_timeout(Some(Duration::from_secs(10)))
+        .unwrap();
     stream
         .write_all(
             b"GET /metrics HTTP/1.0\r\nHost: 127.0.0.1\r\nAccept: text/plain;version=0.0.4\r\n\r\n",
@@ -99,7 +101,10 @@ fn scrape(port: u16) -> String {
         .expect("read the response");
     let response = String::from_utf8(response).expect("utf-8");
     let (head, body) = response.split_once("\r\n\r\n").expect("HTTP head and body");
-    assert!(head.starts_with("HTTP/1.0 200") || head.starts_with("HTTP/1.1 200"), "{head}");
+    assert!(
+        head.starts_with("HTTP/1.0 200") || head.starts_with("HTTP/1.1 200"),
+        "{head}"
+    );
     body.to_string()
 }
 
@@ -137,8 +142,11 @@ fn parse_series(series: &str) -> Series {
 }
 
 fn value(body: &str, series: &str) -> Option<String> {
-    body.lines()
-        .find_map(|l| l.strip_prefix(series)?.strip_prefix(' ').map(str::to_string))
+    body.lines().find_map(|l| {
+        l.strip_prefix(series)?
+            .strip_prefix(' ')
+            .map(str::to_string)
+    })
 }
 
 #[test]
@@ -171,8 +179,9 @@ fn node_exporter_serves_hvguard_metrics_from_the_textfile() {
         "node_exporter could not use the file:\n{body}"
     );
     assert!(
-        body.lines().any(|l| l.starts_with("node_textfile_mtime_seconds{file=")
-            && l.contains("hvguard.prom")),
+        body.lines()
+            .any(|l| l.starts_with("node_textfile_mtime_seconds{file=")
+                && l.contains("hvguard.prom")),
         "{body}"
     );
     assert_eq!(
@@ -180,8 +189,14 @@ fn node_exporter_serves_hvguard_metrics_from_the_textfile() {
         Some("2")
     );
     assert_eq!(value(&body, "hvguard_kata_ready").as_deref(), Some("0"));
-    assert_eq!(value(&body, "hvguard_stale_vmm_processes").as_deref(), Some("0"));
-    assert!(value(&body, "hvguard_scan_timestamp_seconds").is_some(), "{body}");
+    assert_eq!(
+        value(&body, "hvguard_stale_vmm_processes").as_deref(),
+        Some("0")
+    );
+    assert!(
+        value(&body, "hvguard_scan_timestamp_seconds").is_some(),
+        "{body}"
+    );
     // Every sample hvguard wrote is served with its value (node_exporter re-sorts families
     // and prints large numbers in exponent form).
     let served = samples(&body);
