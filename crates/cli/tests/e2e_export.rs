@@ -287,12 +287,20 @@ fn a_missing_or_wrong_output_folder_is_exit_2_and_nothing_is_written() {
 /// hvguard runs as `nobody` through util-linux's setpriv.
 #[test]
 fn an_unwritable_output_folder_is_exit_2() {
+    // Everything `nobody` needs (the binary, the host root, the policy) is copied into one
+    // world-readable folder: the checkout itself may sit under a private home.
     let dir = tempfile::tempdir().unwrap();
     fs::set_permissions(dir.path(), fs::Permissions::from_mode(0o755)).unwrap();
+    let bin = dir.path().join("hvguard");
+    fs::copy(assert_cmd::cargo::cargo_bin("hvguard"), &bin).unwrap();
+    let root = dir.path().join("root");
+    copy_tree(&fixture(FIXTURE), &root);
+    let policy = dir.path().join("policy.toml");
+    fs::write(&policy, "").unwrap();
+    make_world_readable(dir.path());
     let locked = dir.path().join("locked");
     fs::create_dir(&locked).unwrap();
     fs::set_permissions(&locked, fs::Permissions::from_mode(0o555)).unwrap();
-    let bin = assert_cmd::cargo::cargo_bin("hvguard");
     let mut cmd = if tools::running_as_root() {
         let Some(setpriv) = tools::required("setpriv", "util-linux") else {
             return;
@@ -304,15 +312,11 @@ fn an_unwritable_output_folder_is_exit_2() {
     } else {
         Command::new(&bin)
     };
-    // The fixture in the repository is world-readable; nothing is copied into a private dir.
     let out = cmd
         .env("HVGUARD_DB", "/nonexistent/hvguard-tests/advisories.db")
-        .env(
-            "HVGUARD_POLICY",
-            workspace().join("tests/fixtures/policy/empty.toml"),
-        )
+        .env("HVGUARD_POLICY", &policy)
         .args(["scan", "--root"])
-        .arg(fixture(FIXTURE))
+        .arg(&root)
         .arg("--textfile-dir")
         .arg(&locked)
         .output()
@@ -325,6 +329,27 @@ fn an_unwritable_output_folder_is_exit_2() {
         "{stderr}"
     );
     assert!(names(&locked).is_empty());
+}
+
+/// `chmod -R a+rX`: folders 0755, files keep their bits plus read (and execute where the
+/// owner had it).
+fn make_world_readable(path: &Path) {
+    let meta = fs::symlink_metadata(path).unwrap();
+    if meta.file_type().is_symlink() {
+        return;
+    }
+    let mode = meta.permissions().mode();
+    let extra = if meta.is_dir() || mode & 0o100 != 0 {
+        0o555
+    } else {
+        0o444
+    };
+    fs::set_permissions(path, fs::Permissions::from_mode((mode | extra) & 0o7777)).unwrap();
+    if meta.is_dir() {
+        for entry in fs::read_dir(path).unwrap() {
+            make_world_readable(&entry.unwrap().path());
+        }
+    }
 }
 
 /// `--nfd-file` without a value takes NFD's folder and does not swallow the next flag.
