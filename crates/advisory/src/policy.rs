@@ -14,12 +14,22 @@
 //!
 //! The same file's `[update]` table says how `hvguard update` may change the host (see
 //! [`update`]).
+//!
+//! The same file says when a node is fit for Kata pods, for the Node Feature Discovery labels
+//! of `hvguard scan --nfd-file`:
+//!
+//! ```toml
+//! [nfd]
+//! threshold = "high"      # hvguard-kata-ready=false when a finding is at or above this
+//! expiry_minutes = 60     # the labels vanish this long after the scan that wrote them
+//! ```
 
 pub mod update;
 
 use std::io::Read;
 use std::path::{Path, PathBuf};
 
+use hvguard_core::Severity;
 use jiff::civil::Date;
 use serde::Deserialize;
 
@@ -87,6 +97,33 @@ pub struct Policy {
     pub accept: Vec<Acceptance>,
     /// The `[update]` table (defaults when the file has none).
     pub update: UpdatePolicy,
+    /// The `[nfd]` section: when the node is fit for Kata pods.
+    pub nfd: NfdPolicy,
+}
+
+/// When `hvguard-kata-ready` is `true`, and how long the labels outlive their scan.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct NfdPolicy {
+    /// A finding at or above this severity makes the node not ready.
+    pub threshold: Severity,
+    /// Minutes after the scan at which Node Feature Discovery drops the labels, unless a newer
+    /// scan rewrote them.
+    pub expiry_minutes: u32,
+}
+
+impl NfdPolicy {
+    /// Longest label lifetime accepted: a week.
+    pub const MAX_EXPIRY_MINUTES: u32 = 7 * 24 * 60;
+}
+
+impl Default for NfdPolicy {
+    /// `high`, like `--fail-on`; an hour, four times the scan timer's period.
+    fn default() -> Self {
+        NfdPolicy {
+            threshold: Severity::High,
+            expiry_minutes: 60,
+        }
+    }
 }
 
 /// What the policy says about one (advisory, binary) on a given day.
@@ -105,6 +142,16 @@ struct RawPolicy {
     accept: Vec<RawAccept>,
     #[serde(default)]
     update: Option<toml::Spanned<update::RawUpdate>>,
+    nfd: Option<RawNfd>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawNfd {
+    #[serde(default)]
+    threshold: Option<toml::Spanned<String>>,
+    #[serde(default)]
+    expiry_minutes: Option<toml::Spanned<i64>>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -125,6 +172,38 @@ fn line_of(text: &str, offset: usize) -> usize {
         .filter(|b| **b == b'\n')
         .count()
         + 1
+}
+
+fn parse_nfd(
+    raw: RawNfd,
+    text: &str,
+    syntax: &dyn Fn(usize, String) -> PolicyError,
+) -> Result<NfdPolicy, PolicyError> {
+    let mut nfd = NfdPolicy::default();
+    if let Some(threshold) = raw.threshold {
+        let line = line_of(text, threshold.span().start);
+        nfd.threshold = threshold
+            .get_ref()
+            .parse::<Severity>()
+            .map_err(|e| syntax(line, format!("[nfd] threshold: {e}")))?;
+    }
+    if let Some(minutes) = raw.expiry_minutes {
+        let line = line_of(text, minutes.span().start);
+        nfd.expiry_minutes = u32::try_from(*minutes.get_ref())
+            .ok()
+            .filter(|m| (1..=NfdPolicy::MAX_EXPIRY_MINUTES).contains(m))
+            .ok_or_else(|| {
+                syntax(
+                    line,
+                    format!(
+                        "[nfd] expiry_minutes = {} is not between 1 and {}",
+                        minutes.get_ref(),
+                        NfdPolicy::MAX_EXPIRY_MINUTES
+                    ),
+                )
+            })?;
+    }
+    Ok(nfd)
 }
 
 impl Policy {
@@ -187,10 +266,15 @@ impl Policy {
             }
             None => UpdatePolicy::default(),
         };
+        let nfd = match raw.nfd {
+            Some(raw) => parse_nfd(raw, text, &syntax)?,
+            None => NfdPolicy::default(),
+        };
         Ok(Policy {
             path: Some(path.to_path_buf()),
             accept,
             update,
+            nfd,
         })
     }
 
@@ -337,6 +421,46 @@ binary = "/opt/kata/bin/qemu-system-x86_64"
         let empty_reason = "[[accept]]\nid = \"CVE-1\"\nreason = \" \"\nexpires = \"2027-01-31\"\n";
         let e = Policy::parse(path, empty_reason).unwrap_err().to_string();
         assert!(e.starts_with("/etc/hvguard/policy.toml:3:"), "{e}");
+    }
+
+    #[test]
+    fn nfd_section_sets_threshold_and_expiry() {
+        let path = Path::new("/etc/hvguard/policy.toml");
+        let p = Policy::parse(path, GOOD).unwrap();
+        assert_eq!(p.nfd, NfdPolicy::default());
+        assert_eq!(p.nfd.threshold, Severity::High);
+        let set = "[nfd]\nthreshold = \"Critical\"\nexpiry_minutes = 30\n";
+        let p = Policy::parse(path, set).unwrap();
+        assert_eq!(p.nfd.threshold, Severity::Critical);
+        assert_eq!(p.nfd.expiry_minutes, 30);
+        let partial = "[nfd]\nexpiry_minutes = 90\n";
+        let p = Policy::parse(path, partial).unwrap();
+        assert_eq!(p.nfd.threshold, Severity::High);
+        assert_eq!(p.nfd.expiry_minutes, 90);
+    }
+
+    #[test]
+    fn nfd_errors_name_the_line() {
+        let path = Path::new("/etc/hvguard/policy.toml");
+        let bad_severity = "[nfd]\n\nthreshold = \"severe\"\n";
+        let e = Policy::parse(path, bad_severity).unwrap_err().to_string();
+        assert!(
+            e.starts_with("/etc/hvguard/policy.toml:3: [nfd] threshold"),
+            "{e}"
+        );
+        for minutes in ["0", "-5", "10081", "99999999999"] {
+            let text = format!("[nfd]\nexpiry_minutes = {minutes}\n");
+            let e = Policy::parse(path, &text).unwrap_err().to_string();
+            assert!(
+                e.starts_with("/etc/hvguard/policy.toml:2: [nfd] expiry_minutes"),
+                "{e}"
+            );
+        }
+        let unknown = "[nfd]\nthreshhold = \"high\"\n";
+        let e = Policy::parse(path, unknown).unwrap_err().to_string();
+        assert!(e.contains("threshhold"), "{e}");
+        let wrong_type = "[nfd]\nexpiry_minutes = \"60\"\n";
+        assert!(Policy::parse(path, wrong_type).is_err());
     }
 
     #[test]

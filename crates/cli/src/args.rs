@@ -52,6 +52,8 @@ pub enum Format {
     Text,
     Json,
     Sarif,
+    // Prometheus text exposition: the metrics `--textfile-dir` writes.
+    Prometheus,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -88,6 +90,8 @@ pub struct ScanArgs {
     pub offline: bool,
     #[command(flatten)]
     pub advisories: AdvisorySourceArgs,
+    #[command(flatten)]
+    pub export: crate::export::ExportArgs,
 }
 
 /// Where advisories and accepted risks come from (`scan`, `advisories`).

@@ -17,6 +17,14 @@ pub fn render(report: &Report, format: Format, color: ColorChoice) -> String {
         Format::Text => render_text(report, text_style(color)),
         Format::Json => escape_json(&render_json(report)).into_owned(),
         Format::Sarif => escape_json(&render_sarif(report, &sarif_rules(), DOCS_BASE)).into_owned(),
+        // Without scan's context (policy, broken inputs): the report's own metrics only.
+        Format::Prometheus => hvguard_report::render_prometheus(
+            report,
+            &hvguard_report::MetricsInput {
+                hvguard_version: env!("CARGO_PKG_VERSION").to_string(),
+                ..hvguard_report::MetricsInput::default()
+            },
+        ),
     }
 }
 

@@ -16,6 +16,7 @@ pub mod root;
 pub mod rule;
 pub mod severity;
 pub mod snapshot;
+pub mod tally;
 
 pub use containerd_model::{
     describe_readings, readings_in_play, ContainerdBinary, ContainerdSemantics,
@@ -29,3 +30,4 @@ pub use root::{HostRoot, RootError};
 pub use rule::{RuleId, RuleIdError};
 pub use severity::{Severity, SeverityParseError};
 pub use snapshot::*;
+pub use tally::{ReportTally, STALE_PROCESS_RULE};

@@ -4,7 +4,8 @@ use serde::{Deserialize, Serialize};
 use std::fmt;
 use std::str::FromStr;
 
-/// The areas a rule id may start with (DESIGN.md §4).
+/// The areas a rule id may start with (DESIGN.md §4, plus `hypervisor` for the process and
+/// binary-integrity rules of RULES.md).
 pub const AREAS: [&str; 10] = [
     "host",
     "kata",
@@ -96,6 +97,7 @@ mod tests {
             "host.kvm-unavailable",
             "qemu.seccomp-sandbox-off",
             "advisory.vulnerable",
+            "hypervisor.stale-process",
         ] {
             let id = RuleId::new(ok).unwrap();
             assert_eq!(id.as_str(), ok);

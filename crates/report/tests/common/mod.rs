@@ -316,3 +316,20 @@ pub fn catalogue() -> Vec<SarifRule> {
         ),
     ]
 }
+
+/// A program the test needs (promtool, ...): its path, or `None` with a visible SKIPPED
+/// line. With `CI=true` a missing prerequisite fails the test instead (.ci/run installs it).
+pub fn required_tool(name: &str, package: &str) -> Option<PathBuf> {
+    let found = std::env::var_os("PATH").and_then(|paths| {
+        std::env::split_paths(&paths)
+            .map(|dir| dir.join(name))
+            .find(|p| p.is_file())
+    });
+    if found.is_none() {
+        if std::env::var("CI").is_ok_and(|v| v == "true") {
+            panic!("{name} is missing: install Debian's {package} (.ci/run does)");
+        }
+        eprintln!("\n*** SKIPPED: {name} not found (apt-get install {package}); this test did not run ***\n");
+    }
+    found
+}
