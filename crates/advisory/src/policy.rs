@@ -11,6 +11,13 @@
 //!
 //! An accepted advisory is reported as `info` with the reason until the expiry date has
 //! passed; from then on it is back at full severity with a note that the acceptance expired.
+//!
+//! The same file says how long scan history is kept:
+//!
+//! ```toml
+//! [history]
+//! keep_days = 90   # records older than this are removed when a new one is recorded
+//! ```
 
 use std::io::Read;
 use std::path::{Path, PathBuf};
@@ -79,7 +86,19 @@ pub struct Policy {
     pub path: Option<PathBuf>,
     /// The acceptances, in file order.
     pub accept: Vec<Acceptance>,
+    /// The `[history]` table.
+    pub history: HistoryPolicy,
 }
+
+/// How long `scan --record` keeps history (`[history]`).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct HistoryPolicy {
+    /// `keep_days`, when set: 1 to 36 500.
+    pub keep_days: Option<u32>,
+}
+
+/// The longest retention `keep_days` accepts (a century).
+pub const MAX_KEEP_DAYS: i64 = 36_500;
 
 /// What the policy says about one (advisory, binary) on a given day.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -95,6 +114,15 @@ pub enum Verdict<'a> {
 struct RawPolicy {
     #[serde(default)]
     accept: Vec<RawAccept>,
+    #[serde(default)]
+    history: Option<RawHistory>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawHistory {
+    #[serde(default)]
+    keep_days: Option<toml::Spanned<i64>>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -167,9 +195,22 @@ impl Policy {
                 line,
             });
         }
+        let mut history = HistoryPolicy::default();
+        if let Some(keep) = raw.history.and_then(|h| h.keep_days) {
+            let line = line_of(text, keep.span().start);
+            let days = *keep.get_ref();
+            if !(1..=MAX_KEEP_DAYS).contains(&days) {
+                return Err(syntax(
+                    line,
+                    format!("[history] keep_days = {days} is out of range (1 to {MAX_KEEP_DAYS})"),
+                ));
+            }
+            history.keep_days = u32::try_from(days).ok();
+        }
         Ok(Policy {
             path: Some(path.to_path_buf()),
             accept,
+            history,
         })
     }
 
@@ -318,6 +359,28 @@ binary = "/opt/kata/bin/qemu-system-x86_64"
         let empty_reason = "[[accept]]\nid = \"CVE-1\"\nreason = \" \"\nexpires = \"2027-01-31\"\n";
         let e = Policy::parse(path, empty_reason).unwrap_err().to_string();
         assert!(e.starts_with("/etc/hvguard/policy.toml:3:"), "{e}");
+    }
+
+    #[test]
+    fn history_retention_is_read_with_its_line() {
+        let path = Path::new("/etc/hvguard/policy.toml");
+        let text = format!("{GOOD}\n[history]\nkeep_days = 30\n");
+        let p = Policy::parse(path, &text).unwrap();
+        assert_eq!(p.history.keep_days, Some(30));
+        assert_eq!(p.accept.len(), 2);
+        assert_eq!(Policy::parse(path, GOOD).unwrap().history.keep_days, None);
+        let e = Policy::parse(path, "\n[history]\nkeep_days = 0\n")
+            .unwrap_err()
+            .to_string();
+        assert!(e.starts_with("/etc/hvguard/policy.toml:3:"), "{e}");
+        let e = Policy::parse(path, "[history]\nkeep_days = \"30d\"\n")
+            .unwrap_err()
+            .to_string();
+        assert!(e.starts_with("/etc/hvguard/policy.toml:2:"), "{e}");
+        let e = Policy::parse(path, "[history]\nkeep = 3\n")
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("keep"), "{e}");
     }
 
     #[test]

@@ -38,6 +38,7 @@ pub fn catalogue() -> Vec<&'static Rule> {
         .iter()
         .chain(crate::kata::RULES.iter())
         .chain(crate::advisory::RULES.iter())
+        .chain(crate::integrity::RULES.iter())
         .collect();
     rules.sort_by_key(|r| r.meta.id);
     rules

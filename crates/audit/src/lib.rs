@@ -10,6 +10,7 @@ mod docs;
 pub mod emit;
 pub mod hardening;
 mod host;
+mod integrity;
 mod kata;
 
 pub use catalogue::{catalogue, evaluate, find_rule, Evaluation, Rule, RuleMeta};

@@ -35,6 +35,7 @@ pub fn collect(root: &HostRoot) -> Collected {
     let discovery = hvguard_kata::discover(root, &env);
     let options = hvguard_host::CollectOptions {
         extra_binaries: hvguard_kata::kata_binary_paths(&discovery.configs),
+        ..Default::default()
     };
     let mut snapshot = hvguard_host::collect(root, &options);
     snapshot.kata = discovery.configs;
@@ -186,6 +187,7 @@ pub fn config_snapshot(configs: Vec<hvguard_core::KataConfig>) -> Snapshot {
     let root = HostRoot::live();
     let options = hvguard_host::CollectOptions {
         extra_binaries: hvguard_kata::kata_binary_paths(&configs),
+        ..Default::default()
     };
     let mut snapshot = hvguard_host::collect_inventory_only(&root, &options);
     snapshot.kata = configs;

@@ -4,8 +4,10 @@
 //! `Report`) and the one door to the disk (`HostRoot`) live here, so that the crates which
 //! collect, evaluate and render agree on one vocabulary and never on strings.
 
+pub mod drift;
 pub mod finding;
 pub mod hardening;
+pub mod integrity;
 pub mod kata_model;
 pub mod probe;
 pub mod report;
@@ -14,8 +16,16 @@ pub mod rule;
 pub mod severity;
 pub mod snapshot;
 
+pub use drift::{
+    Diff, DiffSide, DriftReference, DriftSummary, FactChange, FactDrift, FactKind, FindingDrift,
+    SeverityChange, DIFF_SCHEMA,
+};
 pub use finding::{AdvisoryRef, AdvisoryStatus, Finding, Location};
 pub use hardening::{HardeningPlan, HardeningSetting, HardeningSuggestion};
+pub use integrity::{
+    BinaryDigest, CachedDigest, DigestAlgorithm, FileIdentity, IntegrityBaseline, IntegrityFacts,
+    ModifiedFile, PackageIntegrity, UnreadableFile,
+};
 pub use probe::Probe;
 pub use report::{Report, ReportHost, Summary, UnknownCheck, REPORT_SCHEMA};
 pub use root::{HostRoot, RootError};

@@ -35,6 +35,9 @@ pub struct Snapshot {
     /// owning a hypervisor binary: backport evidence for the advisory matcher.
     #[serde(default)]
     pub changelogs: BTreeMap<String, Vec<ChangelogEntry>>,
+    /// Package digests and hypervisor binary hashes (`hypervisor.binary-modified`, drift).
+    #[serde(default)]
+    pub integrity: crate::IntegrityFacts,
 }
 
 /// One entry of a package changelog that names CVEs.

@@ -7,6 +7,7 @@ pub mod cpu;
 pub mod facts;
 pub mod firmware;
 pub mod hypervisors;
+pub mod integrity;
 pub mod iommu;
 pub mod kernel;
 pub mod kvm;

@@ -2,7 +2,9 @@
 //! and `advisories`, replaced atomically by `db import` and `db update`.
 
 mod error;
+pub mod history;
 mod location;
+mod migrate;
 mod schema;
 mod update;
 

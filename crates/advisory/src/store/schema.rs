@@ -7,8 +7,9 @@ use rusqlite::{Connection, OptionalExtension};
 
 use super::StoreError;
 
-/// The schema this build writes and reads. Bump it on any incompatible table change.
-pub const SCHEMA_VERSION: i64 = 1;
+/// The schema this build writes and reads. Bump it on any incompatible table change, with an
+/// upgrade step in `migrate.rs` (2: history, baseline and digest-cache tables).
+pub const SCHEMA_VERSION: i64 = 2;
 
 /// Every table. `advisories.json` holds the whole serde [`crate::Advisory`] so that a model
 /// field added later needs no migration; `advisory_products` indexes the product names.
@@ -50,6 +51,7 @@ CREATE TABLE seen (
 pub(crate) fn create(conn: &Connection, path: &Path) -> Result<(), StoreError> {
     conn.execute_batch(CREATE)
         .map_err(|e| StoreError::sqlite(path, "creating the tables", e))?;
+    super::migrate::create_later_tables(conn, path)?;
     conn.execute(
         "INSERT INTO meta (key, value) VALUES ('schema_version', ?1)",
         [SCHEMA_VERSION.to_string()],

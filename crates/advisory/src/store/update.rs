@@ -204,7 +204,7 @@ fn temp_path(path: &Path) -> PathBuf {
 
 /// An exclusive `flock` on `.NAME.lock` beside the store; refused at once when another
 /// update holds it.
-fn lock(path: &Path) -> Result<std::fs::File, StoreError> {
+pub(super) fn lock(path: &Path) -> Result<std::fs::File, StoreError> {
     let lock_path = sibling(path, "lock");
     let file = std::fs::OpenOptions::new()
         .create(true)
