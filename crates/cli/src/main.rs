@@ -5,8 +5,10 @@
 
 mod args;
 mod commands;
+mod history;
 mod output;
 mod pipeline;
+mod states;
 
 use clap::Parser;
 use std::process::ExitCode;

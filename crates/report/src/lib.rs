@@ -7,6 +7,7 @@
 
 #![forbid(unsafe_code)]
 
+mod diff;
 mod fingerprint;
 mod json;
 mod sarif;
@@ -14,6 +15,7 @@ mod sarif_model;
 mod text;
 mod uri;
 
+pub use diff::{render_diff_json, render_diff_text};
 pub use json::render_json;
 pub use sarif::{render_sarif, SarifRule, INFORMATION_URI, URI_BASE_ID};
 pub use text::{render_text, TextStyle};

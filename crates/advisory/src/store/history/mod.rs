@@ -14,7 +14,7 @@ use std::time::Duration;
 use rusqlite::{params, Connection, OptionalExtension, TransactionBehavior};
 
 use super::{migrate, Store, StoreError};
-use hvguard_core::{Report, Snapshot, Summary, SNAPSHOT_SCHEMA};
+use hvguard_core::{IntegrityBaseline, Report, Snapshot, Summary, SNAPSHOT_SCHEMA};
 
 pub use digests::MAX_CACHED_DIGESTS;
 
@@ -116,11 +116,13 @@ impl Store {
         Ok(found.is_some())
     }
 
-    /// Stores a scan; applies retention in the same transaction.
+    /// Stores a scan (`state` is its snapshot and report, encoded); applies retention in the
+    /// same transaction.
     pub fn record(
         &mut self,
         snapshot: &Snapshot,
         report: &Report,
+        state: &EncodedState,
         options: &RecordOptions<'_>,
     ) -> Result<Recorded, StoreError> {
         let path = self.path.clone();
@@ -128,8 +130,12 @@ impl Store {
             let path = path.clone();
             move |e| StoreError::sqlite(path, what, e)
         };
-        let (snapshot_key, snapshot_json) = encode_snapshot(&path, snapshot)?;
-        let (report_key, report_json) = encode_report(&path, report)?;
+        let EncodedState {
+            snapshot_key,
+            snapshot_json,
+            report_key,
+            report_json,
+        } = state;
         let tx = self
             .conn
             .transaction_with_behavior(TransactionBehavior::Immediate)
@@ -301,16 +307,31 @@ impl Store {
         note: Option<&str>,
     ) -> Result<Baseline, StoreError> {
         let path = self.path.clone();
-        let record = self.record_summary(id)?.ok_or_else(|| StoreError::Record {
+        let full = self.history_record(id)?.ok_or_else(|| StoreError::Record {
             path: path.clone(),
             id: id.to_string(),
             message: "no such history record".into(),
         })?;
+        // The digests the integrity rule compares with, kept beside the baseline so that each
+        // scan reads a few hundred bytes instead of decoding the whole record.
+        let integrity = IntegrityBaseline {
+            record: id,
+            approved_at: approved_at.to_string(),
+            kata_release: full
+                .snapshot
+                .kata_install
+                .value()
+                .map(|k| k.version.clone()),
+            binaries: full.snapshot.integrity.binaries.clone(),
+        };
+        let integrity =
+            serde_json::to_string(&integrity).map_err(|e| damaged(&path, id, e.to_string()))?;
+        let record = full.meta;
         self.conn
             .execute(
-                "INSERT OR REPLACE INTO history_baseline (slot, record, approved_at, note)
-                 VALUES (1, ?1, ?2, ?3)",
-                params![id, approved_at, note],
+                "INSERT OR REPLACE INTO history_baseline (slot, record, approved_at, note, integrity)
+                 VALUES (1, ?1, ?2, ?3, ?4)",
+                params![id, approved_at, note, integrity],
             )
             .map_err(|e| StoreError::sqlite(&path, "recording the baseline", e))?;
         Ok(Baseline {
@@ -348,6 +369,27 @@ impl Store {
             approved_at,
             note,
         }))
+    }
+
+    /// The baseline's binary digests, for `hypervisor.binary-modified` (`None` without a
+    /// baseline).
+    pub fn baseline_integrity(&self) -> Result<Option<IntegrityBaseline>, StoreError> {
+        if !self.has_history()? {
+            return Ok(None);
+        }
+        let row: Option<(i64, String)> = self
+            .conn
+            .query_row(
+                "SELECT record, integrity FROM history_baseline WHERE slot = 1",
+                [],
+                |row| Ok((row.get(0)?, row.get(1)?)),
+            )
+            .optional()
+            .map_err(|e| StoreError::sqlite(&self.path, "reading the baseline", e))?;
+        row.map(|(id, json)| {
+            serde_json::from_str(&json).map_err(|e| damaged(&self.path, id, e.to_string()))
+        })
+        .transpose()
     }
 
     fn summaries<P: rusqlite::Params>(
@@ -397,22 +439,35 @@ impl Store {
     }
 }
 
-/// The snapshot as stored: without its timestamp (kept in the record row) and without the
-/// baseline digests, which are attached from the store at scan time.
-fn encode_snapshot(path: &Path, snapshot: &Snapshot) -> Result<(String, Vec<u8>), StoreError> {
-    let mut stored = snapshot.clone();
-    stored.collected_at = String::new();
-    stored.integrity.baseline = None;
-    codec::encode_json(&stored).map_err(|e| damaged(path, 0, e.to_string()))
+/// A scan's snapshot and report as the store keeps them: JSON without the per-run parts, and
+/// the SHA-256 of each. Two scans of an unchanged host encode to the same keys.
+#[derive(Debug, Clone)]
+pub struct EncodedState {
+    pub snapshot_key: String,
+    snapshot_json: Vec<u8>,
+    pub report_key: String,
+    report_json: Vec<u8>,
 }
 
-/// The report as stored: without its timestamp and without the drift (derived from the
-/// records themselves).
-fn encode_report(path: &Path, report: &Report) -> Result<(String, Vec<u8>), StoreError> {
-    let mut stored = report.clone();
-    stored.generated_at = String::new();
-    stored.drift = None;
-    codec::encode_json(&stored).map_err(|e| damaged(path, 0, e.to_string()))
+impl EncodedState {
+    /// Leaves out the timestamps (kept in the record row), the baseline digests (attached from
+    /// the store at scan time) and the report's drift (derived from the records themselves).
+    pub fn new(snapshot: &Snapshot, report: &Report) -> serde_json::Result<EncodedState> {
+        let mut s = snapshot.clone();
+        s.collected_at = String::new();
+        s.integrity.baseline = None;
+        let (snapshot_key, snapshot_json) = codec::encode_json(&s)?;
+        let mut r = report.clone();
+        r.generated_at = String::new();
+        r.drift = None;
+        let (report_key, report_json) = codec::encode_json(&r)?;
+        Ok(EncodedState {
+            snapshot_key,
+            snapshot_json,
+            report_key,
+            report_json,
+        })
+    }
 }
 
 fn damaged(path: &Path, id: i64, message: String) -> StoreError {

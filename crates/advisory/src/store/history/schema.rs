@@ -35,7 +35,8 @@ CREATE TABLE history_baseline (
     slot INTEGER PRIMARY KEY CHECK (slot = 1),
     record INTEGER NOT NULL,
     approved_at TEXT NOT NULL,
-    note TEXT
+    note TEXT,
+    integrity TEXT NOT NULL
 );
 CREATE TABLE digest_cache (
     device INTEGER NOT NULL,
