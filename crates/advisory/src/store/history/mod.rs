@@ -140,6 +140,14 @@ impl Store {
             .conn
             .transaction_with_behavior(TransactionBehavior::Immediate)
             .map_err(sql("starting to record the scan"))?;
+        let previous_unix: Option<i64> = tx
+            .query_row(
+                "SELECT recorded_unix FROM history_records ORDER BY id DESC LIMIT 1",
+                [],
+                |r| r.get(0),
+            )
+            .optional()
+            .map_err(sql("reading the history"))?;
         for (key, kind, json) in [
             (&snapshot_key, "snapshot", &snapshot_json),
             (&report_key, "report", &report_json),
@@ -189,9 +197,13 @@ impl Store {
         )
         .map_err(sql("recording the scan"))?;
         let id = tx.last_insert_rowid();
-        let cutoff = options
-            .recorded_unix
-            .saturating_sub(i64::from(options.keep_days).saturating_mul(86_400));
+        // Retention never runs more than a day ahead of the previous record: a clock that
+        // jumped years forward for one scan must not wipe the history.
+        let now = match previous_unix {
+            Some(p) => options.recorded_unix.min(p.saturating_add(86_400)),
+            None => options.recorded_unix,
+        };
+        let cutoff = now.saturating_sub(i64::from(options.keep_days).saturating_mul(86_400));
         let pruned = prune(&tx, cutoff).map_err(sql("applying the retention policy"))?;
         tx.commit().map_err(sql("committing the record"))?;
         Ok(Recorded { id, pruned })
