@@ -78,11 +78,14 @@ fn packaged_files(
 }
 
 fn static_binaries(meta: &RuleMeta, snapshot: &Snapshot, out: &mut Emitter) {
+    // "No package owns it" is only known when the package database was read; a binary of a
+    // Kata release is static either way.
+    let ownership_known = snapshot.packages.value().is_some();
     let statics: Vec<&BinaryDigest> = snapshot
         .integrity
         .binaries
         .iter()
-        .filter(|b| !b.packaged)
+        .filter(|b| !b.packaged && (ownership_known || b.kata_release.is_some()))
         .collect();
     if statics.is_empty() {
         return;

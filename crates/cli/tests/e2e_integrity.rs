@@ -50,7 +50,11 @@ fn root_with_the_real_package() -> (tempfile::TempDir, Vec<(PathBuf, String)>) {
     std::fs::write(dir.path().join("var/lib/dpkg/status"), status.stdout).unwrap();
     for ext in ["md5sums", "list"] {
         let name = format!("{PACKAGE}.{ext}");
-        std::fs::copy(Path::new("/var/lib/dpkg/info").join(&name), info.join(&name)).unwrap();
+        std::fs::copy(
+            Path::new("/var/lib/dpkg/info").join(&name),
+            info.join(&name),
+        )
+        .unwrap();
     }
     let mut shipped = Vec::new();
     for line in std::fs::read_to_string(MD5SUMS).unwrap().lines() {
@@ -112,7 +116,10 @@ fn a_modified_file_of_the_real_package_is_found() {
     assert_eq!(hit["severity"], "critical");
     assert_eq!(hit["location"]["path"], target);
     let evidence = hit["evidence"].as_str().unwrap();
-    assert!(evidence.contains(&actual), "{evidence} lacks md5sum's {actual}");
+    assert!(
+        evidence.contains(&actual),
+        "{evidence} lacks md5sum's {actual}"
+    );
     assert!(evidence.contains(recorded.as_str()), "{evidence}");
     assert!(evidence.contains(MD5SUMS), "{evidence}");
     assert!(hit["message"].as_str().unwrap().contains(PACKAGE));
