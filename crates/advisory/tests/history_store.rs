@@ -303,3 +303,38 @@ fn damaged_history_pages_fail_history_reads_only() {
     // The advisories live on other pages and still read.
     assert_eq!(store.advisories().unwrap().len(), 4);
 }
+
+#[test]
+fn db_update_keeps_the_history() {
+    use hvguard_advisory::store::{update_store, ImportBatch, SourceInfo};
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("hvguard.db");
+    let s = snapshot();
+    let r = report(&s, "t");
+    let id = {
+        let (mut store, _lock) = Store::open_for_history(&path).unwrap();
+        let id = record(&mut store, &s, &r, "t", NOW, 90);
+        store.set_baseline(id, "b", None).unwrap();
+        id
+    };
+    let imported = hvguard_advisory::import_path(
+        &Path::new(env!("CARGO_MANIFEST_DIR")).join("../../tests/fixtures/advisories/osv"),
+    )
+    .unwrap();
+    let batch = ImportBatch {
+        source: SourceInfo {
+            name: "osv".into(),
+            location: "/fixtures/osv".into(),
+            format: "osv".into(),
+            size: 0,
+            sha256: None,
+        },
+        imported,
+    };
+    update_store(&path, &[batch], "2026-11-29T00:00:00Z", &mut |_| Ok(())).unwrap();
+    let store = Store::open_readonly(&path).unwrap();
+    assert_eq!(store.advisories().unwrap().len(), 4);
+    assert_eq!(store.history().unwrap()[0].id, id);
+    assert_eq!(store.baseline().unwrap().unwrap().record.id, id);
+    assert!(store.history_record(id).unwrap().is_some());
+}

@@ -231,7 +231,17 @@ impl ScanHistory {
         drift_changes: Option<usize>,
         fresh_digests: &[CachedDigest],
     ) {
-        if !self.request.record || self.unavailable {
+        if !self.request.record {
+            // A cache is only a cache: fill it when the store is there and free, say nothing
+            // when it is not.
+            if !self.unavailable {
+                self.store = None;
+                let now = jiff::Timestamp::now().as_second();
+                Store::save_digests_if_idle(&self.path, fresh_digests, now);
+            }
+            return;
+        }
+        if self.unavailable {
             return;
         }
         let Some(encoded) = encoded else {

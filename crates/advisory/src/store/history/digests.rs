@@ -56,6 +56,38 @@ impl Store {
             .collect())
     }
 
+    /// For scans that do not record: saves new digests when that costs nothing and changes
+    /// nothing else, i.e. the store exists, already has the cache table (no upgrade) and no
+    /// `db update` holds it. Returns whether they were saved; anything else is a quiet `false`.
+    pub fn save_digests_if_idle(
+        path: &std::path::Path,
+        fresh: &[CachedDigest],
+        now_unix: i64,
+    ) -> bool {
+        if fresh.is_empty() || !path.is_file() {
+            return false;
+        }
+        let Ok(_lock) = super::super::update::lock(path) else {
+            return false;
+        };
+        let Ok(conn) = rusqlite::Connection::open_with_flags(
+            path,
+            rusqlite::OpenFlags::SQLITE_OPEN_READ_WRITE | rusqlite::OpenFlags::SQLITE_OPEN_NO_MUTEX,
+        ) else {
+            return false;
+        };
+        let mut store = Store {
+            path: path.to_path_buf(),
+            conn,
+        };
+        if super::super::schema::check(&store.conn, path).is_err()
+            || !matches!(store.has_history(), Ok(true))
+        {
+            return false;
+        }
+        store.save_digests(fresh, now_unix).is_ok()
+    }
+
     /// Adds digests computed by a scan, then trims the cache to [`MAX_CACHED_DIGESTS`].
     pub fn save_digests(
         &mut self,
