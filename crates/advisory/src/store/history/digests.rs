@@ -76,6 +76,10 @@ impl Store {
         ) else {
             return false;
         };
+        // A cache entry lost to a power cut is only hashed again (see `open_for_history`).
+        if conn.pragma_update(None, "synchronous", "OFF").is_err() {
+            return false;
+        }
         let mut store = Store {
             path: path.to_path_buf(),
             conn,
