@@ -132,11 +132,11 @@ impl ScanHistory {
         if let Some(file) = &self.baseline_file {
             shown = Some(diff(DriftReference::Baseline, &file.as_state(), &new));
         } else if self.request.baseline.is_some() {
-            shown = self.from_stored_baseline(&new);
+            shown = self.drift_since_baseline(&new);
         }
         let mut since_previous = None;
         if self.request.record {
-            let previous = self.from_previous(&new, encoded);
+            let previous = self.drift_since_previous(&new, encoded);
             since_previous = previous.as_ref().map(|d| d.summary.changes);
             if shown.is_none() {
                 shown = previous;
@@ -145,7 +145,7 @@ impl ScanHistory {
         (shown, since_previous)
     }
 
-    fn from_stored_baseline(&mut self, new: &LoadedStateRef<'_>) -> Option<Diff> {
+    fn drift_since_baseline(&mut self, new: &LoadedStateRef<'_>) -> Option<Diff> {
         if self.unavailable {
             return None;
         }
@@ -178,7 +178,7 @@ impl ScanHistory {
     }
 
     /// The drift from the newest record; when both hold the same state, without decoding it.
-    fn from_previous(
+    fn drift_since_previous(
         &mut self,
         new: &LoadedStateRef<'_>,
         encoded: Option<&EncodedState>,
