@@ -23,6 +23,13 @@
 //! threshold = "high"      # hvguard-kata-ready=false when a finding is at or above this
 //! expiry_minutes = 60     # the labels vanish this long after the scan that wrote them
 //! ```
+//!
+//! The same file says how long scan history is kept:
+//!
+//! ```toml
+//! [history]
+//! keep_days = 90   # records older than this are removed when a new one is recorded
+//! ```
 
 pub mod update;
 
@@ -95,6 +102,8 @@ pub struct Policy {
     pub path: Option<PathBuf>,
     /// The acceptances, in file order.
     pub accept: Vec<Acceptance>,
+    /// The `[history]` table.
+    pub history: HistoryPolicy,
     /// The `[update]` table (defaults when the file has none).
     pub update: UpdatePolicy,
     /// The `[nfd]` section: when the node is fit for Kata pods.
@@ -126,6 +135,16 @@ impl Default for NfdPolicy {
     }
 }
 
+/// How long `scan --record` keeps history (`[history]`).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct HistoryPolicy {
+    /// `keep_days`, when set: 1 to 36 500.
+    pub keep_days: Option<u32>,
+}
+
+/// The longest retention `keep_days` accepts (a century).
+pub const MAX_KEEP_DAYS: i64 = 36_500;
+
 /// What the policy says about one (advisory, binary) on a given day.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Verdict<'a> {
@@ -143,6 +162,7 @@ struct RawPolicy {
     #[serde(default)]
     update: Option<toml::Spanned<update::RawUpdate>>,
     nfd: Option<RawNfd>,
+    history: Option<RawHistory>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -152,6 +172,13 @@ struct RawNfd {
     threshold: Option<toml::Spanned<String>>,
     #[serde(default)]
     expiry_minutes: Option<toml::Spanned<i64>>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawHistory {
+    #[serde(default)]
+    keep_days: Option<toml::Spanned<i64>>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -270,11 +297,24 @@ impl Policy {
             Some(raw) => parse_nfd(raw, text, &syntax)?,
             None => NfdPolicy::default(),
         };
+        let mut history = HistoryPolicy::default();
+        if let Some(keep) = raw.history.and_then(|h| h.keep_days) {
+            let line = line_of(text, keep.span().start);
+            let days = *keep.get_ref();
+            if !(1..=MAX_KEEP_DAYS).contains(&days) {
+                return Err(syntax(
+                    line,
+                    format!("[history] keep_days = {days} is out of range (1 to {MAX_KEEP_DAYS})"),
+                ));
+            }
+            history.keep_days = u32::try_from(days).ok();
+        }
         Ok(Policy {
             path: Some(path.to_path_buf()),
             accept,
             update,
             nfd,
+            history,
         })
     }
 
@@ -461,6 +501,28 @@ binary = "/opt/kata/bin/qemu-system-x86_64"
         assert!(e.contains("threshhold"), "{e}");
         let wrong_type = "[nfd]\nexpiry_minutes = \"60\"\n";
         assert!(Policy::parse(path, wrong_type).is_err());
+    }
+
+    #[test]
+    fn history_retention_is_read_with_its_line() {
+        let path = Path::new("/etc/hvguard/policy.toml");
+        let text = format!("{GOOD}\n[history]\nkeep_days = 30\n");
+        let p = Policy::parse(path, &text).unwrap();
+        assert_eq!(p.history.keep_days, Some(30));
+        assert_eq!(p.accept.len(), 2);
+        assert_eq!(Policy::parse(path, GOOD).unwrap().history.keep_days, None);
+        let e = Policy::parse(path, "\n[history]\nkeep_days = 0\n")
+            .unwrap_err()
+            .to_string();
+        assert!(e.starts_with("/etc/hvguard/policy.toml:3:"), "{e}");
+        let e = Policy::parse(path, "[history]\nkeep_days = \"30d\"\n")
+            .unwrap_err()
+            .to_string();
+        assert!(e.starts_with("/etc/hvguard/policy.toml:2:"), "{e}");
+        let e = Policy::parse(path, "[history]\nkeep = 3\n")
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("keep"), "{e}");
     }
 
     #[test]

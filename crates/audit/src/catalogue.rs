@@ -81,6 +81,7 @@ pub fn catalogue() -> Vec<&'static Rule> {
         .chain(crate::kata::RULES.iter())
         .chain(crate::advisory::RULES.iter())
         .chain(crate::hypervisor::RULES.iter())
+        .chain(crate::integrity::RULES.iter())
         .collect();
     rules.sort_by_key(|r| r.meta.id);
     rules
@@ -141,15 +142,19 @@ mod tests {
         let registered = crate::host::RULES.len()
             + crate::kata::RULES.len()
             + crate::advisory::RULES.len()
-            + crate::hypervisor::RULES.len();
+            + crate::hypervisor::RULES.len()
+            + crate::integrity::RULES.len();
         assert_eq!(catalogue().len(), registered);
-        for (area, list) in [
-            ("host", crate::host::RULES),
-            ("advisory", crate::advisory::RULES),
-            ("hypervisor", crate::hypervisor::RULES),
+        for (area, registered_in_area) in [
+            ("host", crate::host::RULES.len()),
+            ("advisory", crate::advisory::RULES.len()),
+            (
+                "hypervisor",
+                crate::hypervisor::RULES.len() + crate::integrity::RULES.len(),
+            ),
         ] {
             let in_catalogue = catalogue().iter().filter(|r| r.rule_area() == area).count();
-            assert_eq!(in_catalogue, list.len(), "{area}");
+            assert_eq!(in_catalogue, registered_in_area, "{area}");
         }
     }
 

@@ -11,6 +11,7 @@ pub mod emit;
 pub mod hardening;
 mod host;
 mod hypervisor;
+mod integrity;
 mod kata;
 
 pub use catalogue::{catalogue, evaluate, find_rule, Evaluation, Rule, RuleMeta};

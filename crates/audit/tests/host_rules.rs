@@ -128,6 +128,7 @@ fn benign() -> Snapshot {
         warnings: Vec::new(),
         changelogs: Default::default(),
         vmm_processes: hvguard_core::processes_not_collected(),
+        integrity: Default::default(),
     }
 }
 

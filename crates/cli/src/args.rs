@@ -38,6 +38,13 @@ pub enum Command {
     Explain(ExplainArgs),
     /// Update the hypervisor layer: status, apply, rollback, drill, history.
     Update(crate::commands::update::UpdateArgs),
+    // History and drift (docs/drift-and-integrity.md).
+    /// List the scans recorded with `scan --record`.
+    History(crate::commands::history::HistoryArgs),
+    /// Show what changed between two records, snapshots or reports (default: the last two records).
+    Diff(crate::commands::diff::DiffArgs),
+    /// Approve a recorded scan as the baseline, or show the baseline.
+    Baseline(crate::commands::baseline::BaselineArgs),
 }
 
 #[derive(Debug, Args)]
@@ -92,6 +99,14 @@ pub struct ScanArgs {
     pub advisories: AdvisorySourceArgs,
     #[command(flatten)]
     pub export: crate::export::ExportArgs,
+    /// Keep this scan (snapshot and report) in the store's history, and report the drift since
+    /// the previous record.
+    #[arg(long)]
+    pub record: bool,
+    /// Report the drift from the approved baseline (`hvguard baseline set`), or from FILE (a
+    /// snapshot or report written by hvguard).
+    #[arg(long, value_name = "FILE", num_args = 0..=1)]
+    pub baseline: Option<Option<PathBuf>>,
 }
 
 /// Where advisories and accepted risks come from (`scan`, `advisories`).

@@ -9,8 +9,10 @@
 pub mod args;
 pub mod commands;
 pub mod export;
+mod history;
 mod output;
 mod pipeline;
+mod states;
 
 use clap::{CommandFactory, Parser};
 use std::process::ExitCode;

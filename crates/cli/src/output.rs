@@ -28,7 +28,7 @@ pub fn render(report: &Report, format: Format, color: ColorChoice) -> String {
     }
 }
 
-fn text_style(color: ColorChoice) -> TextStyle {
+pub fn text_style(color: ColorChoice) -> TextStyle {
     let colour = match color {
         ColorChoice::Always => true,
         ColorChoice::Never => false,

@@ -23,6 +23,18 @@ pub struct Collected {
 /// Collects everything: Kata/containerd configuration first, so that the binaries the
 /// configurations name join the hypervisor inventory, then the host facts.
 pub fn collect(root: &HostRoot) -> Collected {
+    collect_cached(
+        root,
+        hvguard_host::integrity::digest::DigestCache::default(),
+    )
+    .0
+}
+
+/// [`collect`] with digests already known; returns the digests computed meanwhile too.
+pub fn collect_cached(
+    root: &HostRoot,
+    cache: hvguard_host::integrity::digest::DigestCache,
+) -> (Collected, Vec<hvguard_core::CachedDigest>) {
     let env = hvguard_kata::DiscoveryEnv {
         // The shims read KATA_CONF_FILE from their own environment; ours only says something
         // about them on the live host.
@@ -35,8 +47,10 @@ pub fn collect(root: &HostRoot) -> Collected {
     let discovery = hvguard_kata::discover(root, &env);
     let options = hvguard_host::CollectOptions {
         extra_binaries: hvguard_kata::kata_binary_paths(&discovery.configs),
+        digest_cache: std::cell::RefCell::new(cache),
     };
     let mut snapshot = hvguard_host::collect(root, &options);
+    let fresh = options.digest_cache.into_inner().fresh().to_vec();
     snapshot.kata = discovery.configs;
     // Each containerd release family reads the files its own way; keep the readings of the
     // containerd installed (all of them when its version is unknown).
@@ -51,10 +65,11 @@ pub fn collect(root: &HostRoot) -> Collected {
         &in_play,
     ));
     link_hypervisors_to_configs(&mut snapshot);
-    Collected {
+    let collected = Collected {
         snapshot,
         errors: discovery.errors.iter().map(|e| e.to_string()).collect(),
-    }
+    };
+    (collected, fresh)
 }
 
 /// Fills `Hypervisor::used_by` with the configurations that name each binary.
@@ -209,6 +224,7 @@ pub fn config_snapshot(configs: Vec<hvguard_core::KataConfig>) -> Snapshot {
     let root = HostRoot::live();
     let options = hvguard_host::CollectOptions {
         extra_binaries: hvguard_kata::kata_binary_paths(&configs),
+        ..Default::default()
     };
     let mut snapshot = hvguard_host::collect_inventory_only(&root, &options);
     snapshot.kata = configs;

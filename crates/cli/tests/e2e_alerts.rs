@@ -253,6 +253,6 @@ fn a_store_from_an_older_hvguard_is_upgraded_and_keeps_what_it_reported() {
     // Another host sharing the upgraded store starts fresh.
     let other = host(Some("fedcba9876543210fedcba9876543210"));
     assert!(findings(&run(advisories(other.path(), &db).arg("--new"))) > 0);
-    assert_eq!(schema_version(&db), 2);
+    assert_eq!(schema_version(&db), hvguard_advisory::store::SCHEMA_VERSION);
     assert_eq!(again.json["state_scope"]["host"], "hostname:kata-worker-2");
 }

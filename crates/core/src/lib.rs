@@ -5,9 +5,11 @@
 //! collect, evaluate and render agree on one vocabulary and never on strings.
 
 pub mod containerd_model;
+pub mod drift;
 pub mod escape;
 pub mod finding;
 pub mod hardening;
+pub mod integrity;
 pub mod kata_model;
 pub mod probe;
 pub mod processes;
@@ -21,8 +23,16 @@ pub mod tally;
 pub use containerd_model::{
     describe_readings, readings_in_play, ContainerdBinary, ContainerdSemantics,
 };
+pub use drift::{
+    Diff, DiffSide, DriftReference, DriftSummary, FactChange, FactDrift, FactKind, FindingDrift,
+    SeverityChange, DIFF_SCHEMA,
+};
 pub use finding::{AdvisoryRef, AdvisoryStatus, Finding, Location};
 pub use hardening::{HardeningPlan, HardeningSetting, HardeningSuggestion};
+pub use integrity::{
+    BinaryDigest, CachedDigest, DigestAlgorithm, FileIdentity, IntegrityBaseline, IntegrityFacts,
+    ModifiedFile, PackageIntegrity, UnreadableFile,
+};
 pub use probe::Probe;
 pub use processes::{processes_not_collected, VmmProcess};
 pub use report::{Report, ReportHost, Summary, UnknownCheck, REPORT_SCHEMA};

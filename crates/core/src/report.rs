@@ -72,6 +72,10 @@ pub struct Report {
     pub findings: Vec<Finding>,
     pub unknown: Vec<UnknownCheck>,
     pub hypervisors: Vec<Hypervisor>,
+    /// Drift from the baseline or the previous record, when the scan compared (`--baseline`,
+    /// `--record`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub drift: Option<crate::Diff>,
 }
 
 impl Report {
@@ -94,6 +98,7 @@ impl Report {
             findings,
             unknown,
             hypervisors,
+            drift: None,
         }
     }
 

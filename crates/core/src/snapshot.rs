@@ -41,6 +41,9 @@ pub struct Snapshot {
     /// Running VMM and virtiofsd processes (live root only), for `hypervisor.stale-process`.
     #[serde(default = "crate::processes_not_collected")]
     pub vmm_processes: Probe<Vec<crate::VmmProcess>>,
+    /// Package digests and hypervisor binary hashes (`hypervisor.binary-modified`, drift).
+    #[serde(default)]
+    pub integrity: crate::IntegrityFacts,
 }
 
 /// One entry of a package changelog that names CVEs.

@@ -1,39 +1,59 @@
 //! Assembles a Snapshot from every probe: host facts, packages, hypervisor binaries.
 
-use crate::{containerd, facts, hypervisors, packages};
+use crate::integrity::digest::DigestCache;
+use crate::{containerd, facts, hypervisors, integrity, packages};
 use hvguard_core::{
     FirmwareFacts, HostFacts, HostRoot, IommuFacts, KvmFacts, Probe, Snapshot, SNAPSHOT_SCHEMA,
 };
 use std::path::PathBuf;
 
 /// What the caller knows before collecting.
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Default)]
 pub struct CollectOptions {
     /// Binaries named by Kata configurations, looked at besides the standard folders.
     pub extra_binaries: Vec<PathBuf>,
+    /// Digests already known (from the store), so unchanged files are not hashed again; the
+    /// digests computed while collecting are added to it for the caller to save.
+    pub digest_cache: std::cell::RefCell<DigestCache>,
 }
 
 /// Collects every fact about the host under `root`. Never fails: what cannot be read is
 /// recorded as unknown in the Snapshot.
 pub fn collect(root: &HostRoot, options: &CollectOptions) -> Snapshot {
-    assemble(root, facts::host_facts(root), options)
+    assemble(root, facts::host_facts(root), options, true)
 }
 
 /// Packages and hypervisor binaries only, for `hvguard audit`: every host fact is marked as
 /// not collected, so host rules report unknown rather than pass.
 pub fn collect_inventory_only(root: &HostRoot, options: &CollectOptions) -> Snapshot {
-    assemble(
-        root,
-        not_collected("not collected: hvguard audit reads configuration only"),
-        options,
-    )
+    assemble(root, not_collected(AUDIT_ONLY), options, false)
 }
 
-fn assemble(root: &HostRoot, host: HostFacts, options: &CollectOptions) -> Snapshot {
+const AUDIT_ONLY: &str = "not collected: hvguard audit reads configuration only";
+
+fn assemble(
+    root: &HostRoot,
+    host: HostFacts,
+    options: &CollectOptions,
+    check_integrity: bool,
+) -> Snapshot {
     let packages = packages::read_installed(root);
     let inventory = hypervisors::discover(root, &packages, &options.extra_binaries);
     let changelogs = packages::changelog::collect(root, &packages, &inventory.hypervisors);
     let containerd = containerd::discover(root, &packages);
+    let integrity = if check_integrity {
+        integrity::collect(
+            root,
+            &packages,
+            &inventory.hypervisors,
+            &mut options.digest_cache.borrow_mut(),
+        )
+    } else {
+        hvguard_core::IntegrityFacts {
+            packages: Probe::unsupported(AUDIT_ONLY),
+            ..Default::default()
+        }
+    };
     let mut warnings = inventory.warnings;
     warnings.extend(changelogs.warnings);
     warnings.extend(containerd.warnings);
@@ -60,6 +80,7 @@ fn assemble(root: &HostRoot, host: HostFacts, options: &CollectOptions) -> Snaps
                 "not a live root: running processes are only read on the running host",
             )
         },
+        integrity,
     }
 }
 

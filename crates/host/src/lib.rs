@@ -9,6 +9,7 @@ pub mod facts;
 pub mod firmware;
 pub mod hypervisors;
 pub mod identity;
+pub mod integrity;
 pub mod iommu;
 pub mod kernel;
 pub mod kvm;

@@ -107,3 +107,27 @@ fn hypervisor_scan_corpus_scans_without_panicking() {
     // The real hypervisor seeds carry banners.
     assert!(found >= 2, "banners found in only {found} files");
 }
+
+#[test]
+fn md5sums_corpus_parses_or_errors_without_panicking() {
+    use hvguard_host::integrity::md5sums::parse_md5sums;
+    let mut parsed = 0;
+    for (path, bytes) in corpus("md5sums") {
+        let Ok(text) = std::str::from_utf8(&bytes) else {
+            continue;
+        };
+        if let Ok(entries) = parse_md5sums(text) {
+            parsed += 1;
+            for e in entries {
+                assert!(e.path.is_absolute(), "{}", path.display());
+                assert!(
+                    !e.path.components().any(|c| c.as_os_str() == ".."),
+                    "{}",
+                    path.display()
+                );
+            }
+        }
+    }
+    // The two real dpkg lists parse; the hand-made broken ones do not.
+    assert_eq!(parsed, 2);
+}

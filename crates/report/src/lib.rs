@@ -10,6 +10,7 @@
 
 #![forbid(unsafe_code)]
 
+mod diff;
 mod exposition;
 mod fingerprint;
 mod json;
@@ -20,6 +21,7 @@ mod sarif_model;
 mod text;
 mod uri;
 
+pub use diff::{render_diff_json, render_diff_text};
 pub use json::render_json;
 pub use nfd::{
     label_value, labels as nfd_labels, render_nfd, NfdInput, NFD_FEATURES_DIR, NFD_LABEL_NAMESPACE,

@@ -3,8 +3,10 @@
 
 mod error;
 mod evidence;
+pub mod history;
 mod location;
 mod lock;
+mod migrate;
 mod schema;
 mod state;
 mod update;
@@ -122,7 +124,7 @@ impl Store {
         if fresh {
             schema::create(&conn, path)?;
         } else {
-            schema::upgrade(&mut conn, path)?;
+            migrate::upgrade(&mut conn, path)?;
         }
         Ok(conn)
     }

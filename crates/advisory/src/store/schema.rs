@@ -3,19 +3,21 @@
 
 use std::path::Path;
 
-use rusqlite::{Connection, OptionalExtension, TransactionBehavior};
+use rusqlite::{Connection, OptionalExtension};
 
 use super::StoreError;
 
-/// The schema this build writes and reads. Bump it on any incompatible table change, and
-/// add the step from the previous version to [`upgrade`].
+/// The schema this build writes and reads. Bump it on any incompatible table change, with an
+/// upgrade step in `migrate.rs`:
 ///
 /// - 1: the first store.
 /// - 2: `seen` is keyed by host identity and root as well, and records whether each
 ///   finding was listed by `advisories --new` and when it was delivered to a webhook.
-pub const SCHEMA_VERSION: i64 = 2;
+/// - 3: history, baseline and digest-cache tables.
+pub const SCHEMA_VERSION: i64 = 3;
 
-/// Every table. `advisories.json` holds the whole serde [`crate::Advisory`] so that a model
+/// The tables of schema version 1 (later versions add theirs through the steps of
+/// `migrate.rs`, on a fresh store too, so fresh and upgraded stores are alike). `advisories.json` holds the whole serde [`crate::Advisory`] so that a model
 /// field added later needs no migration; `advisory_products` indexes the product names.
 /// KEV, EPSS and distro facts live in their own tables and are joined at load time, so a
 /// KEV refresh reaches advisories imported before or after it.
@@ -46,16 +48,15 @@ CREATE TABLE distro (
     PRIMARY KEY (id, distro, release, package)
 );
 CREATE TABLE seen (
-    host TEXT NOT NULL, root TEXT NOT NULL, advisory TEXT NOT NULL, binary TEXT NOT NULL,
-    first_seen TEXT NOT NULL, listed INTEGER NOT NULL DEFAULT 0, notified_at TEXT,
-    PRIMARY KEY (host, root, advisory, binary)
+    advisory TEXT NOT NULL, binary TEXT NOT NULL, first_seen TEXT NOT NULL,
+    PRIMARY KEY (advisory, binary)
 );
 ";
 
 /// Version 1 to 2. Version 1 rows were marked before anything was shown or sent and did
 /// not say for which host, so they move to the empty (legacy) scope as listed and
 /// delivered; the first host that records state adopts them (see `state.rs`).
-const V1_TO_V2: &str = "
+pub(crate) const V1_TO_V2: &str = "
 CREATE TABLE seen_v2 (
     host TEXT NOT NULL, root TEXT NOT NULL, advisory TEXT NOT NULL, binary TEXT NOT NULL,
     first_seen TEXT NOT NULL, listed INTEGER NOT NULL DEFAULT 0, notified_at TEXT,
@@ -71,39 +72,13 @@ ALTER TABLE seen_v2 RENAME TO seen;
 pub(crate) fn create(conn: &Connection, path: &Path) -> Result<(), StoreError> {
     conn.execute_batch(CREATE)
         .map_err(|e| StoreError::sqlite(path, "creating the tables", e))?;
+    super::migrate::create_later_tables(conn, path)?;
     conn.execute(
         "INSERT INTO meta (key, value) VALUES ('schema_version', ?1)",
         [SCHEMA_VERSION.to_string()],
     )
     .map_err(|e| StoreError::sqlite(path, "recording the schema version", e))?;
     Ok(())
-}
-
-/// Brings a store written with an older schema up to [`SCHEMA_VERSION`], in place, in one
-/// `IMMEDIATE` transaction: SQLite's journal makes it all or nothing (a failure or a kill
-/// half-way leaves the old schema and rows), and no other connection writes meanwhile.
-/// A store that is already current is left alone. Returns the version found.
-pub(crate) fn upgrade(conn: &mut Connection, path: &Path) -> Result<i64, StoreError> {
-    let found = check(conn, path)?;
-    if found == SCHEMA_VERSION {
-        return Ok(found);
-    }
-    let sql = |e| StoreError::sqlite(path, format!("upgrading the store from schema {found}"), e);
-    let tx = conn
-        .transaction_with_behavior(TransactionBehavior::Immediate)
-        .map_err(sql)?;
-    // Read again inside the transaction: another process may have upgraded meanwhile.
-    let now = check(&tx, path)?;
-    if now < 2 {
-        tx.execute_batch(V1_TO_V2).map_err(sql)?;
-    }
-    tx.execute(
-        "UPDATE meta SET value = ?1 WHERE key = 'schema_version'",
-        [SCHEMA_VERSION.to_string()],
-    )
-    .map_err(sql)?;
-    tx.commit().map_err(sql)?;
-    Ok(found)
 }
 
 /// Reads the schema version and refuses any this build does not understand.

@@ -13,7 +13,7 @@ use std::time::Duration;
 use rusqlite::{params, Connection, OptionalExtension, TransactionBehavior};
 
 use super::lock::StoreLock;
-use super::{schema, StoreError};
+use super::{migrate, schema, StoreError};
 
 /// Whose state a row is: the host identity and the root it was scanned through.
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, serde::Serialize)]
@@ -62,7 +62,7 @@ impl StateStore {
         if fresh {
             schema::create(&conn, path)?;
         } else {
-            schema::upgrade(&mut conn, path)?;
+            migrate::upgrade(&mut conn, path)?;
         }
         Ok(StateStore {
             path: path.to_path_buf(),

@@ -9,7 +9,7 @@ use std::time::Duration;
 use rusqlite::{params, Connection, Transaction};
 
 use super::lock::{sibling, StoreLock};
-use super::{distro_key, schema, Store, StoreError};
+use super::{distro_key, migrate, schema, Store, StoreError};
 use crate::import::Imported;
 
 /// Where one batch of records came from.
@@ -191,7 +191,7 @@ fn build_and_swap(
     let mut conn =
         Connection::open(temp).map_err(|e| StoreError::sqlite(temp, "opening the new store", e))?;
     // An older store is upgraded in the copy: the rename below publishes both at once.
-    schema::upgrade(&mut conn, temp)?;
+    migrate::upgrade(&mut conn, temp)?;
     if !options.replace_empty {
         refuse_empty_batches(&conn, temp, batches)?;
     }

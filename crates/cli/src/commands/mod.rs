@@ -2,10 +2,13 @@
 
 pub mod advisories;
 mod audit;
+pub mod baseline;
 mod collect;
 pub mod db;
+pub mod diff;
 mod explain;
 mod harden;
+pub mod history;
 mod rules;
 mod scan;
 pub mod update;
@@ -54,5 +57,8 @@ pub fn run(cli: Cli) -> Result<Outcome> {
         Command::Rules(args) => rules::run(args),
         Command::Explain(args) => explain::run(args),
         Command::Update(args) => update::run(args),
+        Command::History(args) => history::run(args),
+        Command::Diff(args) => diff::run(args),
+        Command::Baseline(args) => baseline::run(args),
     }
 }

@@ -7,8 +7,10 @@ mod staged;
 use anyhow::{bail, Context, Result};
 use clap::Args;
 use hvguard_advisory::policy::NfdPolicy;
-use hvguard_core::Report;
-use hvguard_report::{render_nfd, render_prometheus, MetricsInput, NfdInput, NFD_MAX_FILE_SIZE};
+use hvguard_core::{DriftReference, Report};
+use hvguard_report::{
+    render_nfd, render_prometheus, DriftCounts, MetricsInput, NfdInput, NFD_MAX_FILE_SIZE,
+};
 use staged::StagedFile;
 use std::path::{Path, PathBuf};
 
@@ -44,10 +46,29 @@ pub fn kata_ready(report: &Report, input_errors: usize, policy: &NfdPolicy) -> b
 /// The metrics' input as far as this hvguard knows it. The drift, update and SLA sections stay
 /// `None` until the history and update work fill them (see docs/monitoring.md).
 pub fn metrics_input(report: &Report, input_errors: usize, policy: &NfdPolicy) -> MetricsInput {
+    // The drift the scan computed (`--record`: since the previous record; `--baseline`:
+    // since the approved state); without either flag the families stay absent, not zero.
+    let drift = report.drift.as_ref().map(|d| {
+        let counts = DriftCounts {
+            findings_added: d.summary.findings_added,
+            findings_resolved: d.summary.findings_resolved,
+            findings_severity_changed: d.summary.findings_changed,
+            facts_changed: d.summary.facts_changed,
+        };
+        (d.reference, counts)
+    });
+    let drift_for = |wanted: DriftReference| {
+        drift
+            .as_ref()
+            .filter(|(reference, _)| *reference == wanted)
+            .map(|(_, counts)| *counts)
+    };
     MetricsInput {
         hvguard_version: env!("CARGO_PKG_VERSION").to_string(),
         input_errors,
         kata_ready: Some(kata_ready(report, input_errors, policy)),
+        drift_since_previous: drift_for(DriftReference::Previous),
+        drift_since_baseline: drift_for(DriftReference::Baseline),
         ..MetricsInput::default()
     }
 }
