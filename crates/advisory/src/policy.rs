@@ -12,19 +12,15 @@
 //! An accepted advisory is reported as `info` with the reason until the expiry date has
 //! passed; from then on it is back at full severity with a note that the acceptance expired.
 
-use std::io::Read;
 use std::path::{Path, PathBuf};
 
+use hvguard_core::policy_file::{self, line_of, PolicyFileError};
 use jiff::civil::Date;
 use serde::Deserialize;
 
 use crate::Advisory;
 
-/// Where hvguard looks for a policy when `--policy` is not given.
-pub const DEFAULT_POLICY_PATH: &str = "/etc/hvguard/policy.toml";
-
-/// A policy file larger than this is not a hand-written list of acceptances.
-pub const POLICY_READ_LIMIT: u64 = 1 << 20;
+pub use hvguard_core::policy_file::{DEFAULT_POLICY_PATH, POLICY_READ_LIMIT};
 
 /// Why a policy file could not be used.
 #[derive(Debug, thiserror::Error)]
@@ -55,6 +51,20 @@ pub enum PolicyError {
         /// What is wrong.
         message: String,
     },
+}
+
+impl From<PolicyFileError> for PolicyError {
+    fn from(e: PolicyFileError) -> PolicyError {
+        match e {
+            PolicyFileError::Io { path, source } => PolicyError::Io { path, source },
+            PolicyFileError::TooLarge { path, limit } => PolicyError::TooLarge { path, limit },
+            PolicyFileError::NotText { path, message } => PolicyError::Syntax {
+                path,
+                line: 0,
+                message: format!("not UTF-8 text: {message}"),
+            },
+        }
+    }
 }
 
 /// One accepted advisory.
@@ -95,6 +105,10 @@ pub enum Verdict<'a> {
 struct RawPolicy {
     #[serde(default)]
     accept: Vec<RawAccept>,
+    /// Boot-test defaults: parsed by `hvguard-smoke` from the same file.
+    #[serde(default)]
+    #[allow(dead_code)]
+    smoke: Option<serde::de::IgnoredAny>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -105,16 +119,6 @@ struct RawAccept {
     expires: toml::Spanned<String>,
     #[serde(default)]
     binary: Option<PathBuf>,
-}
-
-/// 1-based line of byte `offset` in `text`.
-fn line_of(text: &str, offset: usize) -> usize {
-    let end = offset.min(text.len());
-    text.as_bytes()[..end]
-        .iter()
-        .filter(|b| **b == b'\n')
-        .count()
-        + 1
 }
 
 impl Policy {
@@ -175,26 +179,7 @@ impl Policy {
 
     /// Loads a policy named explicitly (`--policy FILE`): a missing file is an error.
     pub fn load(path: &Path) -> Result<Policy, PolicyError> {
-        let io = |source| PolicyError::Io {
-            path: path.to_path_buf(),
-            source,
-        };
-        let file = std::fs::File::open(path).map_err(io)?;
-        let mut bytes = Vec::new();
-        file.take(POLICY_READ_LIMIT + 1)
-            .read_to_end(&mut bytes)
-            .map_err(io)?;
-        if bytes.len() as u64 > POLICY_READ_LIMIT {
-            return Err(PolicyError::TooLarge {
-                path: path.to_path_buf(),
-                limit: POLICY_READ_LIMIT,
-            });
-        }
-        let text = String::from_utf8(bytes).map_err(|e| PolicyError::Syntax {
-            path: path.to_path_buf(),
-            line: 0,
-            message: format!("not UTF-8 text: {e}"),
-        })?;
+        let text = policy_file::read_policy_text(path).map_err(PolicyError::from)?;
         Policy::parse(path, &text)
     }
 
@@ -318,6 +303,17 @@ binary = "/opt/kata/bin/qemu-system-x86_64"
         let empty_reason = "[[accept]]\nid = \"CVE-1\"\nreason = \" \"\nexpires = \"2027-01-31\"\n";
         let e = Policy::parse(path, empty_reason).unwrap_err().to_string();
         assert!(e.starts_with("/etc/hvguard/policy.toml:3:"), "{e}");
+    }
+
+    #[test]
+    fn other_tables_of_the_policy_file_are_left_to_their_parsers() {
+        let path = Path::new("/etc/hvguard/policy.toml");
+        let with_smoke = format!("{GOOD}\n[smoke]\nkernel = \"/boot/vmlinuz\"\nruns = 3\n");
+        assert_eq!(Policy::parse(path, &with_smoke).unwrap().accept.len(), 2);
+        let typo = "[smok]\nruns = 3\n";
+        let e = Policy::parse(path, typo).unwrap_err().to_string();
+        assert!(e.starts_with("/etc/hvguard/policy.toml:1:"), "{e}");
+        assert!(e.contains("smok"), "{e}");
     }
 
     #[test]

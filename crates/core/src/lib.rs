@@ -7,6 +7,7 @@
 pub mod finding;
 pub mod hardening;
 pub mod kata_model;
+pub mod policy_file;
 pub mod probe;
 pub mod report;
 pub mod root;
