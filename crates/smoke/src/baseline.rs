@@ -55,6 +55,17 @@ pub enum CheckType {
 }
 
 impl CheckType {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            CheckType::Median => "median",
+            CheckType::Mean => "mean",
+            CheckType::Min => "min",
+            CheckType::Max => "max",
+            CheckType::Sd => "sd",
+            CheckType::Cov => "cov",
+        }
+    }
+
     fn parse(s: &str) -> Option<CheckType> {
         Some(match s {
             "median" => CheckType::Median,

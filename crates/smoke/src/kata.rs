@@ -177,6 +177,16 @@ impl SmokeSpec {
             message,
         };
 
+        if s.bool("confidential_guest", false)? {
+            // Booting it without SEV/SNP/TDX protection would test another configuration.
+            return Err(SmokeError::Unsupported {
+                what: format!(
+                    "a confidential guest (confidential_guest = true at {}:{})",
+                    config.main.display(),
+                    s.line("confidential_guest")
+                ),
+            });
+        }
         let image = s.path("image")?;
         let initrd = s.path("initrd")?;
         let boot = match (image, initrd) {
@@ -487,7 +497,7 @@ mod tests {
         ));
         let bad_machine = config(&[
             ("hypervisor.qemu.kernel", s("/k")),
-            ("hypervisor.qemu.machine_type", s("pc")),
+            ("hypervisor.qemu.machine_type", s("virt")),
         ]);
         let e = SmokeSpec::from_kata(&bad_machine, &SmokeOverrides::default()).unwrap_err();
         assert!(e.to_string().contains(":11:"), "{e}");

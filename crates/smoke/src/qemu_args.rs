@@ -169,7 +169,6 @@ fn max_memory_mib(spec: &SmokeSpec, env: &LaunchEnv) -> u64 {
 /// The argument vector (without the program) for booting `spec` with `accel`.
 pub fn qemu_argv(spec: &SmokeSpec, accel: Accel, env: &LaunchEnv) -> Vec<OsString> {
     let mut a = Args(Vec::with_capacity(64));
-    let q35 = spec.machine == MachineType::Q35;
     let image = match &spec.boot {
         Some(BootAsset::Image(p)) => Some(p.as_path()),
         _ => None,
@@ -220,18 +219,25 @@ pub fn qemu_argv(spec: &SmokeSpec, accel: Accel, env: &LaunchEnv) -> Vec<OsStrin
     );
 
     // Devices, in CreateVM's order: bridges, console, image, vIOMMU, then the RNG.
-    if q35 {
+    let pci_root = match spec.machine {
+        MachineType::Q35 => Some("pcie.0"),
+        MachineType::Pc => Some("pci.0"),
+        MachineType::Microvm => None,
+    };
+    if let Some(bus) = pci_root {
         for i in 0..spec.bridges {
             a.opt(
                 "-device",
                 format!(
-                    "pci-bridge,bus=pcie.0,id=pci-bridge-{i},chassis_nr={},shpc=off,addr={:x},io-reserve=4k,mem-reserve=1m,pref64-reserve=1m",
+                    "pci-bridge,bus={bus},id=pci-bridge-{i},chassis_nr={},shpc=off,addr={:x},io-reserve=4k,mem-reserve=1m,pref64-reserve=1m",
                     i + 1,
                     2 + i
                 ),
             );
         }
     }
+    // Virtio devices sit on PCI except on microvm, which has virtio-mmio only.
+    let pci = pci_root.is_some();
     let modern = if env.nested {
         ",disable-modern=true"
     } else {
@@ -239,7 +245,7 @@ pub fn qemu_argv(spec: &SmokeSpec, accel: Accel, env: &LaunchEnv) -> Vec<OsStrin
     };
     if spec.legacy_serial {
         a.opt("-serial", "chardev:charconsole0");
-    } else if q35 {
+    } else if pci {
         a.opt("-device", format!("virtio-serial-pci{modern},id=serial0"));
         a.opt(
             "-device",
@@ -263,7 +269,7 @@ pub fn qemu_argv(spec: &SmokeSpec, accel: Accel, env: &LaunchEnv) -> Vec<OsStrin
             object.push(format!(",size={},readonly=on", env.image_size.unwrap_or(0)));
             a.opt("-object", object);
         } else {
-            let bus = if q35 {
+            let bus = if pci {
                 "virtio-blk-pci"
             } else {
                 "virtio-blk-device"
@@ -289,7 +295,7 @@ pub fn qemu_argv(spec: &SmokeSpec, accel: Accel, env: &LaunchEnv) -> Vec<OsStrin
     );
     a.opt(
         "-device",
-        if q35 {
+        if pci {
             "virtio-rng-pci,rng=rng0".to_string()
         } else {
             "virtio-rng-device,rng=rng0".to_string()
@@ -312,7 +318,7 @@ pub fn qemu_argv(spec: &SmokeSpec, accel: Accel, env: &LaunchEnv) -> Vec<OsStrin
         "-object",
         format!("memory-backend-ram,id=dimm1,size={}M", spec.memory_mib),
     );
-    if q35 {
+    if pci {
         a.opt("-numa", "node,memdev=dimm1".to_string());
     } else {
         a.opt("-machine", "memory-backend=dimm1".to_string());

@@ -94,12 +94,15 @@ impl fmt::Display for Accel {
     }
 }
 
-/// The QEMU machine types Kata's Go runtime accepts on x86_64 (`supportedQemuMachines`).
+/// The QEMU machine types Kata's Go runtime accepts on x86_64 (`supportedQemuMachines`):
+/// q35 and microvm today; `pc` was the default of Kata 2.0 and is still booted for
+/// configurations of those releases.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "kebab-case")]
 pub enum MachineType {
     Q35,
     Microvm,
+    Pc,
 }
 
 impl MachineType {
@@ -107,6 +110,7 @@ impl MachineType {
         match self {
             MachineType::Q35 => "q35",
             MachineType::Microvm => "microvm",
+            MachineType::Pc => "pc",
         }
     }
 }
@@ -117,8 +121,9 @@ impl FromStr for MachineType {
         match s {
             "" | "q35" => Ok(MachineType::Q35),
             "microvm" => Ok(MachineType::Microvm),
+            "pc" => Ok(MachineType::Pc),
             other => Err(format!(
-                "machine type {other:?} is not one Kata runs on x86_64 (q35, microvm)"
+                "machine type {other:?} is not one Kata runs on x86_64 (q35, microvm, pc)"
             )),
         }
     }
@@ -442,6 +447,6 @@ mod tests {
         assert_eq!("tcg".parse::<AccelChoice>().unwrap(), AccelChoice::Tcg);
         assert!("xen".parse::<AccelChoice>().is_err());
         assert_eq!("".parse::<MachineType>().unwrap(), MachineType::Q35);
-        assert!("pc".parse::<MachineType>().is_err());
+        assert!("virt".parse::<MachineType>().is_err());
     }
 }
