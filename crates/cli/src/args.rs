@@ -36,6 +36,11 @@ pub enum Command {
     Rules(RulesArgs),
     /// Print the documentation page of a rule.
     Explain(ExplainArgs),
+    /// Boot the hypervisor with a Kata configuration's settings and wait for the guest to
+    /// reach userspace (exit 0 booted, 1 did not boot).
+    Smoke(crate::commands::smoke::SmokeArgs),
+    /// Boot times of two hypervisor builds, or of one without and with a security feature.
+    Bench(crate::commands::bench::BenchArgs),
 }
 
 #[derive(Debug, Args)]

@@ -2,12 +2,14 @@
 
 pub mod advisories;
 mod audit;
+pub mod bench;
 mod collect;
 pub mod db;
 mod explain;
 mod harden;
 mod rules;
 mod scan;
+pub mod smoke;
 
 use crate::args::{Cli, Command};
 use anyhow::Result;
@@ -49,5 +51,7 @@ pub fn run(cli: Cli) -> Result<Outcome> {
         Command::Advisories(args) => advisories::run(args),
         Command::Rules(args) => rules::run(args),
         Command::Explain(args) => explain::run(args),
+        Command::Smoke(args) => smoke::run(args),
+        Command::Bench(args) => bench::run(args),
     }
 }
