@@ -141,6 +141,10 @@ pub struct HardenArgs {
     /// The Kata release, when `/opt/kata/VERSION` does not say (decides drop-in support).
     #[arg(long, value_name = "VERSION")]
     pub kata_release: Option<String>,
+    /// Boot each configuration with the hardened settings first (as `hvguard smoke` does, with
+    /// the policy's [smoke] defaults); refuse to harden one that then no longer boots.
+    #[arg(long)]
+    pub verify: bool,
 }
 
 #[derive(Debug, Args)]

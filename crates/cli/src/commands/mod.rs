@@ -7,6 +7,7 @@ mod collect;
 pub mod db;
 mod explain;
 mod harden;
+mod harden_verify;
 mod rules;
 mod scan;
 pub mod smoke;
