@@ -220,7 +220,7 @@ pub fn launch(spec: &LaunchSpec) -> Result<Launched, SmokeError> {
         error,
     })?;
     let pid = child.id();
-    let guard = GroupGuard {
+    let mut guard = GroupGuard {
         pgid: i32::try_from(pid)
             .ok()
             .and_then(rustix::process::Pid::from_raw),
@@ -329,6 +329,10 @@ pub fn launch(spec: &LaunchSpec) -> Result<Launched, SmokeError> {
     };
     let exit = status.ok().map(|s| exit_info(s, exited.is_none()));
     let survivors = wait_group_gone(pid);
+    if survivors.is_empty() {
+        // The group is gone and its id may be reused: the guard must not signal it again.
+        guard.pgid = None;
+    }
     drop(rx);
     let (stderr_tail, leaked_pipe) = collect_readers(&done_rx);
 
