@@ -306,13 +306,34 @@ pub fn launch(spec: &LaunchSpec) -> Result<Launched, SmokeError> {
         }
     }
     if marker_at.is_none() {
-        // What the VMM printed just before exiting, or just before the deadline.
-        while let Ok(event) = rx.try_recv() {
-            if let Event::Console(t, chunk) = event {
-                first_output.get_or_insert(t);
-                if watch.feed(&chunk) && marker_at.is_none() {
-                    marker_at = Some(t);
+        // What the VMM printed just before exiting (or before the deadline) may still be in
+        // the pipe or the channel. After an exit the pipe reaches end-of-file once the reader
+        // has drained it, so wait for that (bounded: a grandchild may hold the pipe open);
+        // at the deadline take only what is already there.
+        let until = if exited.is_some() {
+            Instant::now() + READER_GRACE
+        } else {
+            Instant::now()
+        };
+        while console_open {
+            let event = match rx.try_recv() {
+                Ok(event) => event,
+                Err(mpsc::TryRecvError::Disconnected) => break,
+                Err(mpsc::TryRecvError::Empty) => {
+                    match rx.recv_timeout(until.saturating_duration_since(Instant::now())) {
+                        Ok(event) => event,
+                        Err(_) => break,
+                    }
                 }
+            };
+            match event {
+                Event::Console(t, chunk) => {
+                    first_output.get_or_insert(t);
+                    if watch.feed(&chunk) && marker_at.is_none() {
+                        marker_at = Some(t);
+                    }
+                }
+                Event::ConsoleClosed => console_open = false,
             }
         }
     }
