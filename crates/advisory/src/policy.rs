@@ -33,9 +33,9 @@
 
 pub mod update;
 
-use std::io::Read;
 use std::path::{Path, PathBuf};
 
+use hvguard_core::policy_file::{self, line_of, PolicyFileError};
 use hvguard_core::Severity;
 use jiff::civil::Date;
 use serde::Deserialize;
@@ -43,11 +43,7 @@ use serde::Deserialize;
 use crate::Advisory;
 pub use update::{MaintenanceWindow, SlaDays, UpdatePolicy};
 
-/// Where hvguard looks for a policy when `--policy` is not given.
-pub const DEFAULT_POLICY_PATH: &str = "/etc/hvguard/policy.toml";
-
-/// A policy file larger than this is not a hand-written list of acceptances.
-pub const POLICY_READ_LIMIT: u64 = 1 << 20;
+pub use hvguard_core::policy_file::{DEFAULT_POLICY_PATH, POLICY_READ_LIMIT};
 
 /// Why a policy file could not be used.
 #[derive(Debug, thiserror::Error)]
@@ -78,6 +74,20 @@ pub enum PolicyError {
         /// What is wrong.
         message: String,
     },
+}
+
+impl From<PolicyFileError> for PolicyError {
+    fn from(e: PolicyFileError) -> PolicyError {
+        match e {
+            PolicyFileError::Io { path, cause } => PolicyError::Io { path, cause },
+            PolicyFileError::TooLarge { path, limit } => PolicyError::TooLarge { path, limit },
+            PolicyFileError::NotText { path, message } => PolicyError::Syntax {
+                path,
+                line: 0,
+                message: format!("not UTF-8 text: {message}"),
+            },
+        }
+    }
 }
 
 /// One accepted advisory.
@@ -163,6 +173,10 @@ struct RawPolicy {
     update: Option<toml::Spanned<update::RawUpdate>>,
     nfd: Option<RawNfd>,
     history: Option<RawHistory>,
+    /// Boot-test defaults: parsed by `hvguard-smoke` from the same file.
+    #[serde(default)]
+    #[allow(dead_code)]
+    smoke: Option<serde::de::IgnoredAny>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -189,16 +203,6 @@ struct RawAccept {
     expires: toml::Spanned<String>,
     #[serde(default)]
     binary: Option<PathBuf>,
-}
-
-/// 1-based line of byte `offset` in `text`.
-fn line_of(text: &str, offset: usize) -> usize {
-    let end = offset.min(text.len());
-    text.as_bytes()[..end]
-        .iter()
-        .filter(|b| **b == b'\n')
-        .count()
-        + 1
 }
 
 fn parse_nfd(
@@ -320,26 +324,7 @@ impl Policy {
 
     /// Loads a policy named explicitly (`--policy FILE`): a missing file is an error.
     pub fn load(path: &Path) -> Result<Policy, PolicyError> {
-        let io = |cause| PolicyError::Io {
-            path: path.to_path_buf(),
-            cause,
-        };
-        let file = std::fs::File::open(path).map_err(io)?;
-        let mut bytes = Vec::new();
-        file.take(POLICY_READ_LIMIT + 1)
-            .read_to_end(&mut bytes)
-            .map_err(io)?;
-        if bytes.len() as u64 > POLICY_READ_LIMIT {
-            return Err(PolicyError::TooLarge {
-                path: path.to_path_buf(),
-                limit: POLICY_READ_LIMIT,
-            });
-        }
-        let text = String::from_utf8(bytes).map_err(|e| PolicyError::Syntax {
-            path: path.to_path_buf(),
-            line: 0,
-            message: format!("not UTF-8 text: {e}"),
-        })?;
+        let text = policy_file::read_policy_text(path).map_err(PolicyError::from)?;
         Policy::parse(path, &text)
     }
 
@@ -523,6 +508,17 @@ binary = "/opt/kata/bin/qemu-system-x86_64"
             .unwrap_err()
             .to_string();
         assert!(e.contains("keep"), "{e}");
+    }
+
+    #[test]
+    fn other_tables_of_the_policy_file_are_left_to_their_parsers() {
+        let path = Path::new("/etc/hvguard/policy.toml");
+        let with_smoke = format!("{GOOD}\n[smoke]\nkernel = \"/boot/vmlinuz\"\nruns = 3\n");
+        assert_eq!(Policy::parse(path, &with_smoke).unwrap().accept.len(), 2);
+        let typo = "[smok]\nruns = 3\n";
+        let e = Policy::parse(path, typo).unwrap_err().to_string();
+        assert!(e.starts_with("/etc/hvguard/policy.toml:1:"), "{e}");
+        assert!(e.contains("smok"), "{e}");
     }
 
     #[test]

@@ -45,6 +45,11 @@ pub enum Command {
     Diff(crate::commands::diff::DiffArgs),
     /// Approve a recorded scan as the baseline, or show the baseline.
     Baseline(crate::commands::baseline::BaselineArgs),
+    /// Boot the hypervisor with a Kata configuration's settings and wait for the guest to
+    /// reach userspace (exit 0 booted, 1 did not boot).
+    Smoke(crate::commands::smoke::SmokeArgs),
+    /// Boot times of two hypervisor builds, or of one without and with a security feature.
+    Bench(crate::commands::bench::BenchArgs),
 }
 
 #[derive(Debug, Args)]
@@ -157,6 +162,10 @@ pub struct HardenArgs {
     /// The Kata release, when `/opt/kata/VERSION` does not say (decides drop-in support).
     #[arg(long, value_name = "VERSION")]
     pub kata_release: Option<String>,
+    /// Boot each configuration with the hardened settings first (as `hvguard smoke` does, with
+    /// the policy's [smoke] defaults); refuse to harden one that then no longer boots.
+    #[arg(long)]
+    pub verify: bool,
 }
 
 #[derive(Debug, Args)]

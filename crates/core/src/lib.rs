@@ -11,6 +11,7 @@ pub mod finding;
 pub mod hardening;
 pub mod integrity;
 pub mod kata_model;
+pub mod policy_file;
 pub mod probe;
 pub mod processes;
 pub mod report;

@@ -46,6 +46,22 @@ pub fn run(args: HardenArgs) -> Result<Outcome> {
     let mut text = String::new();
     let mut failures = Vec::new();
     for config in &configs {
+        if args.verify {
+            match super::harden_verify::verify(&root, config, &mut text) {
+                Ok(v) if v.ok => {}
+                Ok(v) => {
+                    let why = v.reason.unwrap_or_default();
+                    let _ = writeln!(text, "  not hardened: {why}\n");
+                    failures.push(format!("{}: {why}", config.main.display()));
+                    continue;
+                }
+                Err(e) => {
+                    let _ = writeln!(text, "  not hardened: {e:#}\n");
+                    failures.push(format!("{}: {e:#}", config.main.display()));
+                    continue;
+                }
+            }
+        }
         if let Err(e) = harden_one(
             &root,
             config,

@@ -3,14 +3,17 @@
 pub mod advisories;
 mod audit;
 pub mod baseline;
+pub mod bench;
 mod collect;
 pub mod db;
 pub mod diff;
 mod explain;
 mod harden;
+mod harden_verify;
 pub mod history;
 mod rules;
 mod scan;
+pub mod smoke;
 pub mod update;
 
 use crate::args::{Cli, Command};
@@ -60,5 +63,7 @@ pub fn run(cli: Cli) -> Result<Outcome> {
         Command::History(args) => history::run(args),
         Command::Diff(args) => diff::run(args),
         Command::Baseline(args) => baseline::run(args),
+        Command::Smoke(args) => smoke::run(args),
+        Command::Bench(args) => bench::run(args),
     }
 }

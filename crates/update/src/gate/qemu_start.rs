@@ -97,8 +97,7 @@ pub fn start_once(
         command.env("QEMU_MODULE_DIR", dir);
     }
     let started = Instant::now();
-    let child = command
-        .spawn()
+    let child = spawn_retrying_busy(&mut command)
         .map_err(|e| format!("{}: could not start: {e}", binary.display()))?;
     let mut child = Reaper(child);
     let (Some(mut stdin), Some(stdout), Some(stderr)) = (
@@ -210,6 +209,22 @@ impl BootGate for QemuStartGate {
                 target.binary.display()
             ),
         })
+    }
+}
+
+/// Spawns `command`, retrying briefly on `ETXTBSY`: a staged binary hvguard has just written
+/// can still be open for writing in a child another thread forked before its exec (the
+/// descriptor is close-on-exec, but only closes at that exec).
+fn spawn_retrying_busy(command: &mut Command) -> std::io::Result<std::process::Child> {
+    let mut attempts = 0;
+    loop {
+        match command.spawn() {
+            Err(e) if e.kind() == std::io::ErrorKind::ExecutableFileBusy && attempts < 20 => {
+                attempts += 1;
+                std::thread::sleep(Duration::from_millis(25));
+            }
+            other => return other,
+        }
     }
 }
 
