@@ -12,7 +12,7 @@
 //! An accepted advisory is reported as `info` with the reason until the expiry date has
 //! passed; from then on it is back at full severity with a note that the acceptance expired.
 
-use std::io::Read;
+use hvguard_core::operator_file::read_regular;
 use std::path::{Path, PathBuf};
 
 use jiff::civil::Date;
@@ -179,17 +179,17 @@ impl Policy {
             path: path.to_path_buf(),
             source,
         };
-        let file = std::fs::File::open(path).map_err(io)?;
-        let mut bytes = Vec::new();
-        file.take(POLICY_READ_LIMIT + 1)
-            .read_to_end(&mut bytes)
-            .map_err(io)?;
-        if bytes.len() as u64 > POLICY_READ_LIMIT {
-            return Err(PolicyError::TooLarge {
-                path: path.to_path_buf(),
-                limit: POLICY_READ_LIMIT,
-            });
-        }
+        // Regular files only: a FIFO named by --policy would hang the scan.
+        let bytes = match read_regular(path, POLICY_READ_LIMIT) {
+            Ok(bytes) => bytes,
+            Err(e) if e.kind() == std::io::ErrorKind::FileTooLarge => {
+                return Err(PolicyError::TooLarge {
+                    path: path.to_path_buf(),
+                    limit: POLICY_READ_LIMIT,
+                })
+            }
+            Err(e) => return Err(io(e)),
+        };
         let text = String::from_utf8(bytes).map_err(|e| PolicyError::Syntax {
             path: path.to_path_buf(),
             line: 0,

@@ -126,6 +126,7 @@ fn benign() -> Snapshot {
         containerd: Vec::new(),
         warnings: Vec::new(),
         changelogs: Default::default(),
+        collector_uid: None,
     }
 }
 

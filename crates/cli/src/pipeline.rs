@@ -35,6 +35,8 @@ pub fn collect(root: &HostRoot) -> Collected {
     let discovery = hvguard_kata::discover(root, &env);
     let options = hvguard_host::CollectOptions {
         extra_binaries: hvguard_kata::kata_binary_paths(&discovery.configs),
+        extra_kinds: hvguard_kata::kata_binary_kinds(&discovery.configs),
+        ..Default::default()
     };
     let mut snapshot = hvguard_host::collect(root, &options);
     snapshot.kata = discovery.configs;
@@ -186,6 +188,8 @@ pub fn config_snapshot(configs: Vec<hvguard_core::KataConfig>) -> Snapshot {
     let root = HostRoot::live();
     let options = hvguard_host::CollectOptions {
         extra_binaries: hvguard_kata::kata_binary_paths(&configs),
+        extra_kinds: hvguard_kata::kata_binary_kinds(&configs),
+        ..Default::default()
     };
     let mut snapshot = hvguard_host::collect_inventory_only(&root, &options);
     snapshot.kata = configs;

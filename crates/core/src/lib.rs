@@ -7,6 +7,8 @@
 pub mod finding;
 pub mod hardening;
 pub mod kata_model;
+pub mod operator_file;
+pub mod os_name;
 pub mod probe;
 pub mod report;
 pub mod root;
@@ -18,7 +20,7 @@ pub use finding::{AdvisoryRef, AdvisoryStatus, Finding, Location};
 pub use hardening::{HardeningPlan, HardeningSetting, HardeningSuggestion};
 pub use probe::Probe;
 pub use report::{Report, ReportHost, Summary, UnknownCheck, REPORT_SCHEMA};
-pub use root::{HostRoot, RootError};
+pub use root::{EntryKind, HostRoot, Resolution, RootDir, RootError};
 pub use rule::{RuleId, RuleIdError};
 pub use severity::{Severity, SeverityParseError};
 pub use snapshot::*;

@@ -1,16 +1,25 @@
 //! Assembles a Snapshot from every probe: host facts, packages, hypervisor binaries.
 
 use crate::{facts, hypervisors, packages};
+use hvguard_core::HypervisorKind;
 use hvguard_core::{
     FirmwareFacts, HostFacts, HostRoot, IommuFacts, KvmFacts, Probe, Snapshot, SNAPSHOT_SCHEMA,
 };
+use std::collections::BTreeMap;
 use std::path::PathBuf;
+
+pub use crate::hypervisors::ScanLimits;
 
 /// What the caller knows before collecting.
 #[derive(Debug, Clone, Default)]
 pub struct CollectOptions {
     /// Binaries named by Kata configurations, looked at besides the standard folders.
     pub extra_binaries: Vec<PathBuf>,
+    /// The kind each configured binary is, by the configuration key that names it (a
+    /// `jailer_path` is a jailer whatever its file is called).
+    pub extra_kinds: BTreeMap<PathBuf, HypervisorKind>,
+    /// How much reading of binaries (bytes and time) the whole collection may do.
+    pub scan_limits: ScanLimits,
 }
 
 /// Collects every fact about the host under `root`. Never fails: what cannot be read is
@@ -31,7 +40,13 @@ pub fn collect_inventory_only(root: &HostRoot, options: &CollectOptions) -> Snap
 
 fn assemble(root: &HostRoot, host: HostFacts, options: &CollectOptions) -> Snapshot {
     let packages = packages::read_installed(root);
-    let inventory = hypervisors::discover(root, &packages, &options.extra_binaries);
+    let inventory = hypervisors::discover_with(
+        root,
+        &packages,
+        &options.extra_binaries,
+        &options.extra_kinds,
+        options.scan_limits,
+    );
     let changelogs = packages::changelog::collect(root, &packages, &inventory.hypervisors);
     let mut warnings = inventory.warnings;
     warnings.extend(changelogs.warnings);
@@ -49,6 +64,7 @@ fn assemble(root: &HostRoot, host: HostFacts, options: &CollectOptions) -> Snaps
         containerd: Vec::new(),
         warnings,
         changelogs: changelogs.entries,
+        collector_uid: Some(rustix::process::geteuid().as_raw()),
     }
 }
 

@@ -22,6 +22,7 @@ use crate::glob::{expand, has_magic};
 use crate::load::{parse_document, MAX_CONFIG_BYTES};
 use crate::position::LineIndex;
 use crate::runtime::path_says_runtime_rs;
+use hvguard_core::os_name::display_path;
 use hvguard_core::{ContainerdRuntime, HostRoot, KataRuntime};
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
@@ -134,16 +135,19 @@ impl Walker<'_> {
 
     fn read(&mut self, path: &Path) -> Result<(), KataError> {
         let text = self.root.read_text(path, MAX_CONFIG_BYTES)?;
+        // A glob import can reach a file whose name is not UTF-8: it is read by its real
+        // name and recorded by an escaped one.
+        let label = display_path(path);
         let index = LineIndex::new(&text);
-        let doc = parse_document(path, &text, &index)?;
-        self.scan.files.push(path.to_path_buf());
+        let doc = parse_document(&label, &text, &index)?;
+        self.scan.files.push(label.clone());
         let top = doc.as_item();
         for layout in LAYOUTS {
             if let Some(runtimes) = lookup(top, layout).and_then(Item::as_table_like) {
-                self.runtimes(path, &index, runtimes);
+                self.runtimes(&label, &index, runtimes);
             }
         }
-        let imports = imports(path, &index, top)?;
+        let imports = imports(&label, &index, top)?;
         for import in imports {
             let target = if import.is_absolute() {
                 import

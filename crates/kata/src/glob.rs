@@ -101,14 +101,22 @@ pub fn expand(root: &HostRoot, pattern: &Path) -> Vec<PathBuf> {
             }
             continue;
         };
-        let part = part.to_string_lossy();
+        let pattern = part.to_string_lossy();
         let mut next = Vec::new();
         for dir in &current {
-            if has_magic(&part) {
-                let names = list_dir(root, dir, |n| matches(&part, n)).unwrap_or_default();
-                next.extend(names.into_iter().map(|n| dir.join(n)));
+            if has_magic(&pattern) {
+                // Go's Glob matches names as bytes; a name that is not UTF-8 is matched on
+                // its lossy text (an invalid byte stands for one character, as in Go) and
+                // kept by its real bytes.
+                let names = list_dir(root, dir).unwrap_or_default();
+                next.extend(
+                    names
+                        .into_iter()
+                        .filter(|n| matches(&pattern, &n.to_string_lossy()))
+                        .map(|n| dir.join(n)),
+                );
             } else {
-                next.push(dir.join(part.as_ref()));
+                next.push(dir.join(part));
             }
         }
         current = next;

@@ -22,7 +22,7 @@ pub mod merge;
 pub mod position;
 pub mod runtime;
 
-pub use binaries::kata_binary_paths;
+pub use binaries::{kata_binary_kinds, kata_binary_paths};
 pub use containerd::{load_containerd, ContainerdScan, FoundRuntime};
 pub use discover::{discover, Discovery, DiscoveryEnv};
 pub use error::KataError;

@@ -110,8 +110,9 @@ fn read_into(
         return true;
     }
     let host_path = changelog_path(package);
-    let real = match root.resolve(&host_path) {
+    let real = match root.canonical(&host_path) {
         Ok(real) => real,
+        Err(e) if e.is_not_found() => return false,
         Err(e) => {
             out.warnings.push(e.to_string());
             return false;
@@ -348,6 +349,8 @@ mod tests {
             kata_release: None,
             stat: None,
             used_by: Vec::new(),
+            parent_dirs: Vec::new(),
+            version_note: None,
         }
     }
 

@@ -25,7 +25,9 @@ mod value;
 mod write;
 
 pub use changes::{plan_changes, ChangedKey, Changes};
-pub use copy::{preview_hardened_copy, write_hardened_copy, HardenedCopy, COPY_SUFFIX};
+pub use copy::{
+    is_hardened_copy, preview_hardened_copy, write_hardened_copy, HardenedCopy, COPY_SUFFIX,
+};
 pub use error::HardenError;
 pub use paths::{dropin_path, BACKUP_DIR, DROPIN_DIR, DROPIN_NAME};
 pub use render::render_dropin;
