@@ -50,6 +50,12 @@ fn assemble(root: &HostRoot, host: HostFacts, options: &CollectOptions) -> Snaps
     let changelogs = packages::changelog::collect(root, &packages, &inventory.hypervisors);
     let mut warnings = inventory.warnings;
     warnings.extend(changelogs.warnings);
+    let uid = rustix::process::geteuid().as_raw();
+    if uid != 0 {
+        warnings.push(format!(
+            "the scan ran unprivileged (uid {uid}): facts only root may read are listed as unknown; run hvguard as root for a complete scan"
+        ));
+    }
     let now = jiff::Timestamp::now();
     Snapshot {
         schema: SNAPSHOT_SCHEMA.to_string(),
@@ -64,7 +70,7 @@ fn assemble(root: &HostRoot, host: HostFacts, options: &CollectOptions) -> Snaps
         containerd: Vec::new(),
         warnings,
         changelogs: changelogs.entries,
-        collector_uid: Some(rustix::process::geteuid().as_raw()),
+        collector_uid: Some(uid),
     }
 }
 

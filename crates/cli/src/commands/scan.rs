@@ -10,6 +10,7 @@ pub fn run(args: ScanArgs) -> Result<Outcome> {
         Some(path) => (pipeline::read_snapshot(path)?, Vec::new()),
         None => {
             let collected = pipeline::collect(&pipeline::open_root(&args.root.root)?);
+            pipeline::ensure_something_read(&collected.snapshot)?;
             (collected.snapshot, collected.errors)
         }
     };

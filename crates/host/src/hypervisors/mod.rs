@@ -8,7 +8,7 @@ pub mod kata_versions;
 pub mod kind;
 pub mod scan;
 
-pub use budget::ScanLimits;
+pub use budget::{ScanLimits, DEFAULT_SCAN_BYTES, DEFAULT_SCAN_TIME};
 
 use budget::Budget;
 use describe::{Candidate, Context};
