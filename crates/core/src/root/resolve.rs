@@ -2,7 +2,7 @@
 
 use super::walk::{self, WalkError};
 use super::{Resolution, RootError, MAX_DIR_ENTRIES};
-use rustix::fs::{accessat, openat2, Access, AtFlags, Dir, Mode, OFlags, ResolveFlags};
+use rustix::fs::{accessat, openat2, Access, AtFlags, Mode, OFlags, RawDir, ResolveFlags};
 use rustix::io::Errno;
 use std::ffi::{OsStr, OsString};
 use std::fs::{File, Metadata};
@@ -214,11 +214,16 @@ impl Resolver<'_> {
     }
 }
 
+/// `getdents64` buffer: a /usr/bin of a few thousand names in a handful of calls (rustix's
+/// `Dir` starts at 768 bytes and grows slowly, which cost several calls per folder).
+const DIRENT_BUFFER: usize = 32 << 10;
+
 /// The names in the directory `fd` (without `.` and `..`), at most [`MAX_DIR_ENTRIES`].
 pub(super) fn read_names(fd: OwnedFd, host_path: &Path) -> Result<Vec<OsString>, RootError> {
-    let mut dir = Dir::new(fd).map_err(|e| RootError::io(host_path, e))?;
+    let mut buf: Vec<u8> = Vec::with_capacity(DIRENT_BUFFER);
+    let mut dir = RawDir::new(&fd, buf.spare_capacity_mut());
     let mut names = Vec::new();
-    while let Some(entry) = dir.read() {
+    while let Some(entry) = dir.next() {
         let entry = entry.map_err(|e| RootError::io(host_path, e))?;
         let name = entry.file_name().to_bytes();
         if name == b"." || name == b".." {
