@@ -457,32 +457,60 @@ fn item8_a_script_at_a_configured_path_and_a_writable_parent_are_binary_writable
 
 // ---------------------------------------------------------------- items 11 and 14: as a user
 
+/// The binary and an empty policy in a folder `nobody` may enter, wherever the checkout is
+/// (a clone under /root is closed to other users). Removed when dropped.
+struct NobodyKit {
+    _dir: tempfile::TempDir,
+    bin: PathBuf,
+    policy: PathBuf,
+}
+
+impl NobodyKit {
+    fn new() -> NobodyKit {
+        let dir = tempfile::tempdir().unwrap();
+        fs::set_permissions(dir.path(), fs::Permissions::from_mode(0o755)).unwrap();
+        let bin = dir.path().join("hvguard");
+        fs::copy(assert_cmd::cargo::cargo_bin("hvguard"), &bin).unwrap();
+        fs::set_permissions(&bin, fs::Permissions::from_mode(0o755)).unwrap();
+        let policy = dir.path().join("policy.toml");
+        fs::copy(
+            workspace().join("tests/fixtures/policy/empty.toml"),
+            &policy,
+        )
+        .unwrap();
+        fs::set_permissions(&policy, fs::Permissions::from_mode(0o644)).unwrap();
+        NobodyKit {
+            _dir: dir,
+            bin,
+            policy,
+        }
+    }
+}
+
 /// Runs the binary as `nobody` when the tests run as root (they do in CI), the way an
 /// operator without root would meet it.
-fn as_nobody(args: &[&OsStr]) -> Output {
-    let bin = assert_cmd::cargo::cargo_bin("hvguard");
+fn as_nobody(kit: &NobodyKit, args: &[&OsStr]) -> Output {
+    let (bin, policy) = (&kit.bin, &kit.policy);
     let mut cmd = if rustix::process::geteuid().is_root() {
         let mut c = std::process::Command::new("setpriv");
         c.args(["--reuid=65534", "--regid=65534", "--clear-groups"])
-            .arg(&bin);
+            .arg(bin);
         c
     } else {
-        std::process::Command::new(&bin)
+        std::process::Command::new(bin)
     };
     cmd.args(args)
         .env_remove("KATA_CONF_FILE")
         .env("NO_COLOR", "1")
         .env("HVGUARD_DB", "/nonexistent/hvguard-tests/advisories.db")
-        .env(
-            "HVGUARD_POLICY",
-            workspace().join("tests/fixtures/policy/empty.toml"),
-        );
+        .env("HVGUARD_POLICY", policy);
     let mut cmd = assert_cmd::Command::from_std(cmd);
     cmd.timeout(HANG).output().unwrap()
 }
 
 #[test]
 fn item11_a_root_nothing_can_be_read_from_is_exit_2_not_no_findings() {
+    let kit = NobodyKit::new();
     // Mode 000 as an ordinary user: refused at the door.
     let dir = tempfile::tempdir().unwrap();
     let root = dir.path().join("root");
@@ -491,7 +519,10 @@ fn item11_a_root_nothing_can_be_read_from_is_exit_2_not_no_findings() {
     fs::write(root.join("proc/cmdline"), "quiet\n").unwrap();
     fs::set_permissions(dir.path(), fs::Permissions::from_mode(0o755)).unwrap();
     fs::set_permissions(&root, fs::Permissions::from_mode(0o000)).unwrap();
-    let out = as_nobody(&["scan".as_ref(), "--root".as_ref(), root.as_os_str()]);
+    let out = as_nobody(
+        &kit,
+        &["scan".as_ref(), "--root".as_ref(), root.as_os_str()],
+    );
     assert_eq!(
         out.status.code(),
         Some(2),
@@ -514,7 +545,10 @@ fn item11_a_root_nothing_can_be_read_from_is_exit_2_not_no_findings() {
     // A root that opens but holds nothing readable (or nothing at all) says so too.
     fs::set_permissions(&root, fs::Permissions::from_mode(0o755)).unwrap();
     fs::set_permissions(root.join("proc"), fs::Permissions::from_mode(0o000)).unwrap();
-    let out = as_nobody(&["scan".as_ref(), "--root".as_ref(), root.as_os_str()]);
+    let out = as_nobody(
+        &kit,
+        &["scan".as_ref(), "--root".as_ref(), root.as_os_str()],
+    );
     assert_eq!(
         out.status.code(),
         Some(2),
@@ -550,7 +584,11 @@ fn item14_an_unprivileged_scan_reports_kvm_unknown_not_unavailable() {
         println!("SKIPPED item14_an_unprivileged_scan_reports_kvm_unknown_not_unavailable: {why}");
         return;
     }
-    let out = as_nobody(&["scan".as_ref(), "--format".as_ref(), "json".as_ref()]);
+    let kit = NobodyKit::new();
+    let out = as_nobody(
+        &kit,
+        &["scan".as_ref(), "--format".as_ref(), "json".as_ref()],
+    );
     let report = report(&out);
     assert_eq!(
         count_rule(&report, "host.kvm-unavailable"),
