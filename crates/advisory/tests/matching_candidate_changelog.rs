@@ -42,6 +42,8 @@ fn snapshot() -> hvguard_core::Snapshot {
         package: Some(PackageRef::from(package)),
         kata_release: None,
         stat: None,
+        parent_dirs: vec![],
+        version_note: None,
         used_by: Vec::new(),
     });
     snap.changelogs =

@@ -198,6 +198,8 @@ fn the_real_debian12_capture() {
         kata_release: None,
         stat: None,
         used_by: Vec::new(),
+        parent_dirs: Vec::new(),
+        version_note: None,
     });
     let changelogs =
         hvguard_host::packages::changelog::collect(&root, &snap.packages, &snap.hypervisors);

@@ -2,7 +2,6 @@
 
 use anyhow::{bail, Context, Result};
 use hvguard_core::{HostRoot, Report, ReportHost, Snapshot, SNAPSHOT_SCHEMA};
-use std::io::Read;
 use std::path::{Path, PathBuf};
 
 /// A Snapshot file bigger than this is not one `hvguard collect` wrote.
@@ -48,6 +47,8 @@ pub fn collect_cached(
     let options = hvguard_host::CollectOptions {
         extra_binaries: hvguard_kata::kata_binary_paths(&discovery.configs),
         digest_cache: std::cell::RefCell::new(cache),
+        extra_kinds: hvguard_kata::kata_binary_kinds(&discovery.configs),
+        ..Default::default()
     };
     let mut snapshot = hvguard_host::collect(root, &options);
     let fresh = options.digest_cache.into_inner().fresh().to_vec();
@@ -72,6 +73,56 @@ pub fn collect_cached(
     (collected, fresh)
 }
 
+/// Fails (exit 2) when collecting read nothing at all: a root that is empty, not a host
+/// root, or refused to this user would otherwise give "No findings", which reads like a clean
+/// host.
+pub fn ensure_something_read(snapshot: &Snapshot) -> Result<()> {
+    let (mut read, mut denied) = (0usize, 0usize);
+    let mut tally = |found: bool, refused: bool| {
+        read += usize::from(found);
+        denied += usize::from(refused);
+    };
+    macro_rules! probes {
+        ($($p:expr),* $(,)?) => {
+            $( tally($p.value().is_some(), matches!($p, hvguard_core::Probe::Denied { .. })); )*
+        };
+    }
+    let h = &snapshot.host;
+    probes!(
+        h.hostname,
+        h.os,
+        h.kernel_release,
+        h.cpu,
+        h.kvm.device,
+        h.kvm.modules,
+        h.iommu.groups,
+        h.iommu.dmar_table,
+        h.iommu.ivrs_table,
+        h.firmware.boot_mode,
+        h.smt_control,
+        h.cpu_vulnerabilities,
+        h.cmdline,
+        h.ksm_run,
+        h.swaps,
+        h.unprivileged_bpf_disabled,
+        h.lsm,
+        snapshot.packages,
+        snapshot.kata_install,
+    );
+    read += snapshot.hypervisors.len() + snapshot.kata.len() + snapshot.containerd.len();
+    if read > 0 {
+        return Ok(());
+    }
+    let who = match snapshot.collector_uid {
+        Some(uid) if uid != 0 => format!(", as uid {uid}"),
+        _ => String::new(),
+    };
+    bail!(
+        "{}: nothing could be read under this root ({denied} facts refused: permission denied{who}; the rest absent): is it a host root, and may this user read it?",
+        snapshot.root.display()
+    )
+}
+
 /// Fills `Hypervisor::used_by` with the configurations that name each binary.
 pub fn link_hypervisors_to_configs(snapshot: &mut Snapshot) {
     for hypervisor in &mut snapshot.hypervisors {
@@ -92,17 +143,15 @@ pub fn link_hypervisors_to_configs(snapshot: &mut Snapshot) {
 }
 
 pub fn read_snapshot(path: &Path) -> Result<Snapshot> {
-    let file = std::fs::File::open(path).with_context(|| format!("{}", path.display()))?;
-    let mut bytes = Vec::new();
-    file.take(SNAPSHOT_LIMIT + 1)
-        .read_to_end(&mut bytes)
-        .with_context(|| format!("{}", path.display()))?;
-    if bytes.len() as u64 > SNAPSHOT_LIMIT {
-        bail!(
+    // Regular files only: a FIFO given as --snapshot would hang the scan.
+    let bytes = match hvguard_core::operator_file::read_regular(path, SNAPSHOT_LIMIT) {
+        Ok(bytes) => bytes,
+        Err(e) if e.kind() == std::io::ErrorKind::FileTooLarge => bail!(
             "{}: snapshot is larger than {SNAPSHOT_LIMIT} bytes",
             path.display()
-        );
-    }
+        ),
+        Err(e) => return Err(e).with_context(|| format!("{}", path.display())),
+    };
     let snapshot: Snapshot = serde_json::from_slice(&bytes)
         .with_context(|| format!("{}: not a hvguard snapshot", path.display()))?;
     if snapshot.schema != SNAPSHOT_SCHEMA {
@@ -152,6 +201,12 @@ pub fn evaluate(snapshot: &Snapshot, advisories: &AdvisoryInput, generated_at: S
         Some(hvguard_core::UnknownCheck {
             rule: hvguard_core::RuleId::new(hvguard_advisory::matching::RULE_ID).ok()?,
             reason: format!("{} on {}: {}", d.advisory, d.binary.display(), d.evidence),
+        })
+    }));
+    unknown.extend(matched.unknown_facts.iter().filter_map(|reason| {
+        Some(hvguard_core::UnknownCheck {
+            rule: hvguard_core::RuleId::new(hvguard_advisory::matching::RULE_ID).ok()?,
+            reason: reason.clone(),
         })
     }));
     let mut findings = evaluation.findings;
@@ -224,6 +279,7 @@ pub fn config_snapshot(configs: Vec<hvguard_core::KataConfig>) -> Snapshot {
     let root = HostRoot::live();
     let options = hvguard_host::CollectOptions {
         extra_binaries: hvguard_kata::kata_binary_paths(&configs),
+        extra_kinds: hvguard_kata::kata_binary_kinds(&configs),
         ..Default::default()
     };
     let mut snapshot = hvguard_host::collect_inventory_only(&root, &options);

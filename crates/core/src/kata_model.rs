@@ -60,7 +60,9 @@ impl ConfigValue {
 pub struct SourcedValue {
     pub value: ConfigValue,
     pub path: PathBuf,
+    #[serde(default)]
     pub line: u32,
+    #[serde(default)]
     pub column: u32,
 }
 
@@ -70,12 +72,16 @@ pub struct KataConfig {
     /// The main configuration file.
     pub main: PathBuf,
     /// Drop-ins applied on top, in the order applied.
+    #[serde(default)]
     pub dropins: Vec<PathBuf>,
     /// containerd runtime classes / handlers that load this file.
+    #[serde(default)]
     pub runtime_classes: Vec<String>,
     /// Mode and owner of the main file and every drop-in.
+    #[serde(default)]
     pub files: Vec<FileStat>,
     /// Dotted key (`hypervisor.qemu.seccompsandbox`) -> merged value.
+    #[serde(default)]
     pub values: BTreeMap<String, SourcedValue>,
 }
 
@@ -84,11 +90,14 @@ pub struct ContainerdRuntime {
     /// The runtime handler name (`kata`, `kata-qemu`, ...).
     pub name: String,
     pub runtime_type: String,
+    #[serde(default)]
     pub pod_annotations: Vec<String>,
     /// `options.ConfigPath`, when set.
+    #[serde(default)]
     pub config_path: Option<PathBuf>,
     /// The containerd file and line where the runtime entry is defined.
     pub path: PathBuf,
+    #[serde(default)]
     pub line: u32,
     /// The line of `pod_annotations`, when the entry sets it.
     #[serde(default)]

@@ -11,6 +11,8 @@ pub mod finding;
 pub mod hardening;
 pub mod integrity;
 pub mod kata_model;
+pub mod operator_file;
+pub mod os_name;
 pub mod policy_file;
 pub mod probe;
 pub mod processes;
@@ -37,7 +39,7 @@ pub use integrity::{
 pub use probe::Probe;
 pub use processes::{processes_not_collected, VmmProcess};
 pub use report::{Report, ReportHost, Summary, UnknownCheck, REPORT_SCHEMA};
-pub use root::{HostRoot, RootError};
+pub use root::{EntryKind, HostRoot, Resolution, RootDir, RootError};
 pub use rule::{RuleId, RuleIdError};
 pub use severity::{Severity, SeverityParseError};
 pub use snapshot::*;

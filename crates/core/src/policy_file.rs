@@ -7,7 +7,6 @@
 //! print, so every table reports `path:line: message` the same way. Each parser names the
 //! other crates' tables as known-but-ignored, so a typo in a table name is still an error.
 
-use std::io::Read;
 use std::path::{Path, PathBuf};
 
 /// Where hvguard looks for a policy when `--policy` is not given.
@@ -58,17 +57,17 @@ pub fn read_policy_text(path: &Path) -> Result<String, PolicyFileError> {
         path: path.to_path_buf(),
         cause,
     };
-    let file = std::fs::File::open(path).map_err(io)?;
-    let mut bytes = Vec::new();
-    file.take(POLICY_READ_LIMIT + 1)
-        .read_to_end(&mut bytes)
-        .map_err(io)?;
-    if bytes.len() as u64 > POLICY_READ_LIMIT {
-        return Err(PolicyFileError::TooLarge {
-            path: path.to_path_buf(),
-            limit: POLICY_READ_LIMIT,
-        });
-    }
+    // Regular files only: a FIFO named by --policy would hang the run.
+    let bytes = match crate::operator_file::read_regular(path, POLICY_READ_LIMIT) {
+        Ok(bytes) => bytes,
+        Err(e) if e.kind() == std::io::ErrorKind::FileTooLarge => {
+            return Err(PolicyFileError::TooLarge {
+                path: path.to_path_buf(),
+                limit: POLICY_READ_LIMIT,
+            })
+        }
+        Err(e) => return Err(io(e)),
+    };
     String::from_utf8(bytes).map_err(|e| PolicyFileError::NotText {
         path: path.to_path_buf(),
         message: e.to_string(),

@@ -9,7 +9,11 @@ pub use crate::kata_model::*;
 
 pub const SNAPSHOT_SCHEMA: &str = "hvguard.snapshot/v1";
 
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+/// Every field has a default so that a snapshot written by an older hvguard keeps loading
+/// when facts are added (a fact it did not record reads as unknown, see `Probe::default`);
+/// a missing `schema` defaults to empty and is refused by whoever checks it.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
 pub struct Snapshot {
     pub schema: String,
     pub collected_at: String,
@@ -44,6 +48,18 @@ pub struct Snapshot {
     /// Package digests and hypervisor binary hashes (`hypervisor.binary-modified`, drift).
     #[serde(default)]
     pub integrity: crate::IntegrityFacts,
+    /// The effective user id the facts were collected as; `None` in older snapshots. Facts
+    /// refused to a user other than root are unknown, and the report says the scan ran
+    /// unprivileged.
+    #[serde(default)]
+    pub collector_uid: Option<u32>,
+}
+
+impl Snapshot {
+    /// True when the facts were collected by a user other than root.
+    pub fn unprivileged(&self) -> bool {
+        self.collector_uid.is_some_and(|uid| uid != 0)
+    }
 }
 
 /// One entry of a package changelog that names CVEs.
@@ -57,7 +73,8 @@ pub struct ChangelogEntry {
     pub line: u32,
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
 pub struct HostFacts {
     pub hostname: Probe<String>,
     pub os: Probe<OsRelease>,
@@ -164,7 +181,8 @@ impl FileStat {
     }
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
 pub struct KvmFacts {
     /// `/dev/kvm`.
     pub device: Probe<FileStat>,
@@ -186,7 +204,8 @@ impl KvmFacts {
     }
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
 pub struct IommuFacts {
     /// Number of IOMMU groups under `sys/kernel/iommu_groups`.
     pub groups: Probe<u32>,
@@ -205,7 +224,8 @@ pub enum BootMode {
     LegacyBios,
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
 pub struct FirmwareFacts {
     pub boot_mode: Probe<BootMode>,
     /// The SecureBoot EFI variable's value byte is 1.
@@ -308,6 +328,14 @@ pub struct Hypervisor {
     /// Kata configuration files that name this binary.
     #[serde(default)]
     pub used_by: Vec<PathBuf>,
+    /// For a binary a Kata configuration names: mode and owner of every directory above it
+    /// (as configured and as resolved). Whoever may write one of them may replace the binary.
+    #[serde(default)]
+    pub parent_dirs: Vec<FileStat>,
+    /// Why the version is unknown or was not read from the binary (a scan cut short by the
+    /// per-run budget, a file that cannot be read, an interpreter script).
+    #[serde(default)]
+    pub version_note: Option<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]

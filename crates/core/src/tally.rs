@@ -143,6 +143,8 @@ mod tests {
             package: None,
             kata_release: None,
             stat: None,
+            parent_dirs: Vec::new(),
+            version_note: None,
             used_by: if used {
                 vec!["/etc/kata-containers/configuration.toml".into()]
             } else {

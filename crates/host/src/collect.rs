@@ -2,10 +2,14 @@
 
 use crate::integrity::digest::DigestCache;
 use crate::{containerd, facts, hypervisors, integrity, packages};
+use hvguard_core::HypervisorKind;
 use hvguard_core::{
     FirmwareFacts, HostFacts, HostRoot, IommuFacts, KvmFacts, Probe, Snapshot, SNAPSHOT_SCHEMA,
 };
+use std::collections::BTreeMap;
 use std::path::PathBuf;
+
+pub use crate::hypervisors::ScanLimits;
 
 /// What the caller knows before collecting.
 #[derive(Debug, Default)]
@@ -15,6 +19,11 @@ pub struct CollectOptions {
     /// Digests already known (from the store), so unchanged files are not hashed again; the
     /// digests computed while collecting are added to it for the caller to save.
     pub digest_cache: std::cell::RefCell<DigestCache>,
+    /// The kind each configured binary is, by the configuration key that names it (a
+    /// `jailer_path` is a jailer whatever its file is called).
+    pub extra_kinds: BTreeMap<PathBuf, HypervisorKind>,
+    /// How much reading of binaries (bytes and time) the whole collection may do.
+    pub scan_limits: ScanLimits,
 }
 
 /// Collects every fact about the host under `root`. Never fails: what cannot be read is
@@ -38,7 +47,13 @@ fn assemble(
     check_integrity: bool,
 ) -> Snapshot {
     let packages = packages::read_installed(root);
-    let inventory = hypervisors::discover(root, &packages, &options.extra_binaries);
+    let inventory = hypervisors::discover_with(
+        root,
+        &packages,
+        &options.extra_binaries,
+        &options.extra_kinds,
+        options.scan_limits,
+    );
     let changelogs = packages::changelog::collect(root, &packages, &inventory.hypervisors);
     let containerd = containerd::discover(root, &packages);
     let integrity = if check_integrity {
@@ -57,6 +72,12 @@ fn assemble(
     let mut warnings = inventory.warnings;
     warnings.extend(changelogs.warnings);
     warnings.extend(containerd.warnings);
+    let uid = rustix::process::geteuid().as_raw();
+    if uid != 0 {
+        warnings.push(format!(
+            "the scan ran unprivileged (uid {uid}): facts only root may read are listed as unknown; run hvguard as root for a complete scan"
+        ));
+    }
     let now = jiff::Timestamp::now();
     Snapshot {
         schema: SNAPSHOT_SCHEMA.to_string(),
@@ -81,6 +102,7 @@ fn assemble(
             )
         },
         integrity,
+        collector_uid: Some(uid),
     }
 }
 

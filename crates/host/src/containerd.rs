@@ -71,7 +71,7 @@ pub fn discover(root: &HostRoot, packages: &Probe<Vec<Package>>) -> ContainerdBi
             continue;
         }
         // `/usr/sbin/containerd -> ../bin/containerd` is one binary.
-        if !root.resolve(path).is_ok_and(|real| seen.insert(real)) {
+        if !root.canonical(path).is_ok_and(|real| seen.insert(real)) {
             continue;
         }
         let found = match root.open_file(path) {

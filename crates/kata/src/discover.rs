@@ -15,10 +15,13 @@
 use crate::containerd::{load_containerd, ContainerdNote, FoundRuntime, CONTAINERD_CONFIG};
 use crate::error::KataError;
 use crate::files::{is_regular_file, list_dir, real_host_path};
+use crate::harden::is_hardened_copy;
 use crate::merge::load_with_dropins;
 use crate::runtime::path_says_runtime_rs;
 use hvguard_core::{ContainerdRuntime, HostRoot, KataConfig, KataRuntime};
 use std::collections::{BTreeMap, BTreeSet};
+use std::ffi::{OsStr, OsString};
+use std::os::unix::ffi::OsStrExt;
 use std::path::{Path, PathBuf};
 
 /// The Go runtime's fall-back files, highest priority first.
@@ -91,7 +94,7 @@ pub fn discover(root: &HostRoot, env: &DiscoveryEnv) -> Discovery {
             }
         }
     }
-    let shims = list_dir(root, Path::new(KATA_DEPLOY_RUNTIMES), |_| true).unwrap_or_default();
+    let shims = list_dir(root, Path::new(KATA_DEPLOY_RUNTIMES)).unwrap_or_default();
     for shim in shims {
         let dir = Path::new(KATA_DEPLOY_RUNTIMES).join(shim);
         for name in config_names(root, &dir, &mut out.warnings) {
@@ -130,12 +133,20 @@ fn load_containerd_if_present(root: &HostRoot, out: &mut Discovery) -> Vec<Found
     scan.runtimes
 }
 
-/// `configuration*.toml` names in `dir` (the `config.d/` folder is drop-ins, not configs).
-fn config_names(root: &HostRoot, dir: &Path, warnings: &mut Vec<String>) -> Vec<String> {
-    match list_dir(root, dir, |n| {
-        n.starts_with("configuration") && n.ends_with(".toml")
-    }) {
-        Ok(names) => names,
+/// `configuration*.toml` names in `dir` (the `config.d/` folder is drop-ins, not configs),
+/// hvguard's own hardened copies left out: they are outputs, not the operator's
+/// configuration (a copy containerd really uses is reached through its `ConfigPath`).
+fn config_names(root: &HostRoot, dir: &Path, warnings: &mut Vec<String>) -> Vec<OsString> {
+    match list_dir(root, dir) {
+        Ok(names) => names
+            .into_iter()
+            .filter(|n| {
+                let n = n.as_bytes();
+                n.starts_with(b"configuration")
+                    && n.ends_with(b".toml")
+                    && !is_hardened_copy(Path::new(OsStr::from_bytes(n)))
+            })
+            .collect(),
         Err(e) => {
             warnings.push(format!("{e} (folder skipped)"));
             Vec::new()

@@ -162,8 +162,17 @@ pub fn glob(root: &HostRoot, pattern: &str) -> Result<Vec<String>, BadPattern> {
         if !root.metadata(&host).is_ok_and(|m| m.is_dir()) {
             continue;
         }
-        let names = list_dir(root, &host, |n| wanted.matches(n)).unwrap_or_default();
-        out.extend(names.iter().map(|n| go_join(&d, n)));
+        // Import paths are TOML strings, so a name that is not UTF-8 can only be reached by
+        // a glob; containerd would read it, but hvguard's loader names files by their text.
+        // It is left out here and the containerd scan's file list shows what was read.
+        let names = list_dir(root, &host).unwrap_or_default();
+        out.extend(
+            names
+                .iter()
+                .filter_map(|n| n.to_str())
+                .filter(|n| wanted.matches(n))
+                .map(|n| go_join(&d, n)),
+        );
     }
     Ok(out)
 }

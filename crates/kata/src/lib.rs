@@ -22,7 +22,7 @@ pub mod merge;
 pub mod position;
 pub mod runtime;
 
-pub use binaries::kata_binary_paths;
+pub use binaries::{kata_binary_kinds, kata_binary_paths};
 pub use containerd::{
     load_containerd, narrow_runtimes, notes_for, ContainerdNote, ContainerdScan, FoundRuntime,
     Handler,

@@ -98,3 +98,27 @@ fn containerd_corpus_loads_under_every_family_without_panicking() {
     // The multi-file seeds really reach their imports.
     assert!(multi >= 2, "only {multi} inputs loaded an import");
 }
+
+mod os_names_harness {
+    #![allow(dead_code)]
+    include!(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../../fuzz/harness/os_names.rs"
+    ));
+}
+
+/// Replays the `os_names` fuzz corpus through the target's oracle (`fuzz/harness/os_names.rs`):
+/// names that are not UTF-8 are escaped losslessly, and a drop-in so named is applied.
+#[test]
+fn item3_os_names_corpus_escapes_losslessly_and_applies_the_dropin() {
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../fuzz/corpus/os_names");
+    let mut files: Vec<_> = std::fs::read_dir(&dir)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .collect();
+    files.sort();
+    assert!(files.len() >= 6, "corpus missing: {}", dir.display());
+    for file in files {
+        os_names_harness::check_os_name(&std::fs::read(&file).unwrap());
+    }
+}

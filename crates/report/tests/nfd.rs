@@ -128,6 +128,8 @@ fn hostile_versions_stay_label_safe_and_small() {
             package: None,
             kata_release: None,
             stat: None,
+            parent_dirs: vec![],
+            version_note: None,
             used_by: vec![],
         })
         .collect();

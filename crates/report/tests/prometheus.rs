@@ -361,6 +361,8 @@ fn hostile_label_values_are_escaped() {
             package: None,
             kata_release: None,
             stat: None,
+            parent_dirs: vec![],
+            version_note: None,
             used_by: vec![],
         })
         .collect();

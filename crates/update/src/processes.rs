@@ -135,7 +135,8 @@ fn is_guest_asset(path: &Path) -> bool {
 
 fn describe(root: &HostRoot, pid: u32, banners: &mut BannerCache) -> Option<VmmProcess> {
     let proc_dir = PathBuf::from(format!("/proc/{pid}"));
-    let exe_link = std::fs::read_link(root.resolve(proc_dir.join("exe")).ok()?).ok()?;
+    // Live root only (see `collect`): /proc's links are read where they are.
+    let exe_link = std::fs::read_link(proc_dir.join("exe")).ok()?;
     let link = exe_link.to_string_lossy().into_owned();
     let (exe, exe_deleted) = strip_deleted(&link);
     let exe = PathBuf::from(exe);
@@ -165,10 +166,7 @@ fn describe(root: &HostRoot, pid: u32, banners: &mut BannerCache) -> Option<VmmP
     let mut deleted_guest_files = Vec::new();
     if let Ok(fds) = root.read_dir_names(proc_dir.join("fd")) {
         for fd in fds {
-            let Ok(real) = root.resolve(proc_dir.join("fd").join(&fd)) else {
-                continue;
-            };
-            let Ok(target) = std::fs::read_link(real) else {
+            let Ok(target) = std::fs::read_link(proc_dir.join("fd").join(&fd)) else {
                 continue;
             };
             let target = target.to_string_lossy().into_owned();

@@ -152,6 +152,9 @@ pub struct MatchOutcome {
     pub findings: Vec<Finding>,
     /// Every decision, sorted by binary then advisory id.
     pub decisions: Vec<Decision>,
+    /// Facts matching needed but could not read (the package database, the OS release):
+    /// every decision they feed is less certain, so each is listed as an unknown check.
+    pub unknown_facts: Vec<String>,
 }
 
 impl MatchOutcome {
@@ -187,7 +190,10 @@ pub fn match_snapshot(
         .map(|t| Prepared::new(snapshot, t))
         .collect();
     let rule = RuleId::new(RULE_ID);
-    let mut outcome = MatchOutcome::default();
+    let mut outcome = MatchOutcome {
+        unknown_facts: unknown_facts(snapshot),
+        ..MatchOutcome::default()
+    };
     for target in &prepared {
         for advisory in advisories {
             let Some(decision) = decide(advisory, target, &distro) else {
@@ -227,4 +233,29 @@ pub fn match_snapshot(
         key(a).cmp(&key(b))
     });
     outcome
+}
+
+/// The facts decisions lean on that the Snapshot holds as unknown, phrased for the report.
+fn unknown_facts(snapshot: &Snapshot) -> Vec<String> {
+    let mut out = Vec::new();
+    if snapshot.hypervisors.is_empty() {
+        return out;
+    }
+    let packages = &snapshot.packages;
+    if !packages.is_absent() {
+        if let Some(why) = packages.unknown_reason() {
+            out.push(format!(
+                "the package database could not be read ({why}): distro fixes and changelog backports were not considered, every binary is judged by upstream ranges"
+            ));
+        }
+    }
+    let packaged = snapshot.hypervisors.iter().any(|h| h.package.is_some());
+    if packaged {
+        if let Some(why) = snapshot.host.os.unknown_reason() {
+            out.push(format!(
+                "the OS release is unknown ({why}): distro security trackers were not consulted for packaged binaries"
+            ));
+        }
+    }
+    out
 }

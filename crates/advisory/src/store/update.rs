@@ -69,8 +69,8 @@ impl SourceInfo {
 fn sha256_file(path: &Path) -> Result<String, StoreError> {
     use sha2::{Digest, Sha256};
     use std::io::Read;
-    let mut file =
-        std::fs::File::open(path).map_err(|e| StoreError::io(path, "hashing the file", e))?;
+    let (mut file, _) = hvguard_core::operator_file::open_regular(path)
+        .map_err(|e| StoreError::io(path, "hashing the file", e))?;
     let mut hasher = Sha256::new();
     let mut buf = vec![0u8; 64 * 1024];
     loop {

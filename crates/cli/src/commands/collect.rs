@@ -7,6 +7,7 @@ use anyhow::Result;
 
 pub fn run(args: CollectArgs) -> Result<Outcome> {
     let collected = pipeline::collect(&pipeline::open_root(&args.root.root)?);
+    pipeline::ensure_something_read(&collected.snapshot)?;
     pipeline::warn(&collected.snapshot.warnings);
     let mut json = serde_json::to_string_pretty(&collected.snapshot)?;
     json.push('\n');

@@ -27,6 +27,7 @@ pub fn run(args: ScanArgs) -> Result<Outcome> {
         None => {
             let root = pipeline::open_root(&args.root.root)?;
             let (collected, fresh) = pipeline::collect_cached(&root, history.digest_cache());
+            pipeline::ensure_something_read(&collected.snapshot)?;
             (collected.snapshot, collected.errors, fresh)
         }
     };

@@ -109,8 +109,9 @@ fn read_into(
         return true;
     }
     let host_path = changelog_path(package);
-    let real = match root.resolve(&host_path) {
+    let real = match root.canonical(&host_path) {
         Ok(real) => real,
+        Err(e) if e.is_not_found() => return false,
         Err(e) => {
             out.warnings.push(e.to_string());
             return false;
@@ -347,6 +348,8 @@ mod tests {
             kata_release: None,
             stat: None,
             used_by: Vec::new(),
+            parent_dirs: Vec::new(),
+            version_note: None,
         }
     }
 

@@ -10,6 +10,9 @@ pub enum HardenError {
     /// A read through the host root failed (the path is inside the error).
     #[error(transparent)]
     Root(#[from] RootError),
+    /// A configuration file could not be loaded (the path is inside the error).
+    #[error(transparent)]
+    Config(#[from] crate::KataError),
     /// A file-system operation failed.
     #[error("{path}: {action}: {source}")]
     Io {

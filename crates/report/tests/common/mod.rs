@@ -186,6 +186,8 @@ pub fn sample_report() -> Report {
             kata_release: None,
             stat: None,
             used_by: vec![PathBuf::from(KATA_CONFIG)],
+            parent_dirs: Vec::new(),
+            version_note: None,
         },
         Hypervisor {
             kind: HypervisorKind::Qemu,
@@ -197,6 +199,8 @@ pub fn sample_report() -> Report {
             kata_release: Some("3.3.0".to_string()),
             stat: None,
             used_by: vec![],
+            parent_dirs: Vec::new(),
+            version_note: None,
         },
     ];
     Report::new(
