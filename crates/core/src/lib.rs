@@ -13,6 +13,7 @@ pub mod root;
 pub mod rule;
 pub mod severity;
 pub mod snapshot;
+pub mod version;
 
 pub use finding::{AdvisoryRef, AdvisoryStatus, Finding, Location};
 pub use hardening::{HardeningPlan, HardeningSetting, HardeningSuggestion};
@@ -22,3 +23,4 @@ pub use root::{HostRoot, RootError};
 pub use rule::{RuleId, RuleIdError};
 pub use severity::{Severity, SeverityParseError};
 pub use snapshot::*;
+pub use version::{Version, VersionError, VersionScheme};
