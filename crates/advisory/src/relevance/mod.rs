@@ -8,7 +8,7 @@ pub mod surface;
 
 use std::path::PathBuf;
 
-use hvguard_core::Snapshot;
+use hvguard_core::{HypervisorKind, Snapshot};
 use serde::Serialize;
 
 use crate::{AdvisoryKind, Product};
@@ -58,19 +58,19 @@ pub struct ReachModel {
     pub surfaces: Vec<Surface>,
 }
 
-/// The configuration sections whose guests run on a binary of `product`.
-fn sections_for(product: &Product) -> &'static [&'static str] {
-    match product {
-        Product::Qemu => &["qemu"],
-        Product::Firecracker => &["firecracker"],
-        Product::CloudHypervisor => &["clh"],
-        Product::StratoVirt => &["stratovirt"],
+/// The hypervisors whose guests run on a binary of `product`; `None` for every one.
+fn hypervisors_for(product: &Product) -> Option<&'static [HypervisorKind]> {
+    Some(match product {
+        Product::Qemu => &[HypervisorKind::Qemu],
+        Product::Firecracker => &[HypervisorKind::Firecracker],
+        Product::CloudHypervisor => &[HypervisorKind::CloudHypervisor],
+        Product::StratoVirt => &[HypervisorKind::StratoVirt],
         // A standalone virtiofsd serves QEMU and Cloud Hypervisor guests (Dragonball's is
         // built in); Kata advisories concern every sandbox whatever its hypervisor.
-        Product::Virtiofsd => &["qemu", "clh"],
-        Product::Kata => surface::SECTIONS,
+        Product::Virtiofsd => &[HypervisorKind::Qemu, HypervisorKind::CloudHypervisor],
+        Product::Kata => return None,
         Product::RustVmm(_) | Product::Other(_) => &[],
-    }
+    })
 }
 
 impl ReachModel {
@@ -91,11 +91,11 @@ impl ReachModel {
         component: Option<&str>,
         kind: Option<AdvisoryKind>,
     ) -> Relevance {
-        let sections = sections_for(product);
+        let kinds = hypervisors_for(product);
         let mut relevant: Vec<&Surface> = self
             .surfaces
             .iter()
-            .filter(|s| sections.contains(&s.section.as_str()))
+            .filter(|s| kinds.is_none_or(|k| k.contains(&s.kind)))
             .collect();
         if relevant.iter().any(|s| used_by.contains(&s.config)) {
             relevant.retain(|s| used_by.contains(&s.config));
@@ -118,9 +118,11 @@ impl ReachModel {
             };
         }
         if relevant.is_empty() {
+            let names = kinds.map_or("any hypervisor".to_owned(), |k| {
+                k.iter().map(|k| k.as_str()).collect::<Vec<_>>().join("|")
+            });
             return unknown(format!(
-                "no Kata configuration with a [hypervisor.{}] section was found",
-                sections.join("|")
+                "no Kata configuration with a hypervisor section for {names} was found"
             ));
         }
         let mut not_reachable = Vec::new();
