@@ -8,6 +8,7 @@
 
 #![forbid(unsafe_code)]
 
+pub mod build;
 mod enrich;
 mod error;
 pub mod fetch;
@@ -17,6 +18,7 @@ pub mod model;
 pub mod policy;
 pub mod relevance;
 pub mod store;
+pub mod subject;
 pub mod version;
 
 use std::path::Path;
@@ -25,8 +27,9 @@ pub use enrich::apply_facts;
 pub use error::ImportError;
 pub use import::{detect_format, detect_format_bytes, import_path, FeedFormat, Imported};
 pub use model::{
-    Advisory, AdvisoryKind, Affected, AffectedProduct, Cvss, CvssScore, DistroAdvisory, DistroFix,
-    DistroStatus, EpssScore, Event, ExactVersion, KevEntry, Product, Provenance, Range, Ranges,
+    Advisory, AdvisoryKind, Affected, AffectedProduct, Assessment, Cvss, CvssScore, DistroAdvisory,
+    DistroFix, DistroStatus, EpssScore, Event, ExactVersion, FixFact, FixKind, KevEntry, Platform,
+    Product, Provenance, Range, Ranges,
 };
 pub use version::{Version, VersionError, VersionScheme};
 

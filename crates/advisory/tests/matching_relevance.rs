@@ -8,7 +8,7 @@ use std::path::{Path, PathBuf};
 
 use hvguard_advisory::matching::match_snapshot;
 use hvguard_advisory::policy::Policy;
-use hvguard_advisory::relevance::{Reach, ReachModel, KNOWN_COMPONENTS};
+use hvguard_advisory::relevance::{taxonomy, Reach, ReachModel};
 use hvguard_advisory::{shipped_snapshot, Advisory, KevEntry, Product};
 use hvguard_core::{ConfigValue, Finding, HostRoot, KataConfig, Severity, Snapshot};
 
@@ -65,6 +65,13 @@ fn snapshot(configs: Vec<KataConfig>, version: &str) -> Snapshot {
     }
     snap.kata = configs;
     snap
+}
+
+/// An advisory naming only `components`.
+fn tagged(components: &[&str]) -> Advisory {
+    let mut a = Advisory::new("TEST-1");
+    a.components = components.iter().map(|c| (*c).to_owned()).collect();
+    a
 }
 
 fn advisory(id: &str) -> Advisory {
@@ -146,7 +153,7 @@ fn no_kata_config_means_unknown_and_not_lowered() {
 #[test]
 fn shared_fs_decides_9p_and_virtiofsd() {
     let model = ReachModel::from_snapshot(&snapshot(kata_deploy_configs(), "5.0.0"));
-    let nine_p = model.assess(&Product::Qemu, &[], Some("9p"), None);
+    let nine_p = model.assess(&Product::Qemu, &[], &tagged(&["9p"]));
     assert_eq!(nine_p.reach, Reach::NotReachable);
     assert!(
         nine_p.reason.contains("shared_fs = virtio-fs"),
@@ -157,29 +164,35 @@ fn shared_fs_decides_9p_and_virtiofsd() {
     set_qemu(&mut configs, "shared_fs", "virtio-9p");
     let model = ReachModel::from_snapshot(&snapshot(configs, "5.0.0"));
     assert_eq!(
-        model.assess(&Product::Qemu, &[], Some("9p"), None).reach,
+        model.assess(&Product::Qemu, &[], &tagged(&["9p"])).reach,
         Reach::Reachable
     );
     assert_eq!(
         model
-            .assess(&Product::Qemu, &[], Some("qemu-img"), None)
+            .assess(&Product::Qemu, &[], &tagged(&["qemu-img"]))
             .reach,
         Reach::NotReachable
     );
     assert_eq!(
-        model.assess(&Product::Qemu, &[], Some("other"), None).reach,
+        model.assess(&Product::Qemu, &[], &tagged(&["other"])).reach,
         Reach::Unknown
     );
 }
 
 #[test]
-fn every_curated_component_is_mapped() {
+fn every_shipped_component_is_in_the_taxonomy() {
     for adv in shipped_snapshot().unwrap() {
-        let c = adv.component.as_deref().unwrap_or("other");
-        assert!(
-            c == "other" || KNOWN_COMPONENTS.contains(&c),
-            "{}: component {c} has no reachability rule",
-            adv.id
+        assert!(!adv.components.is_empty(), "{} names no component", adv.id);
+        for c in &adv.components {
+            assert!(
+                taxonomy::spec(c).is_some(),
+                "{}: component {c} is not in the taxonomy",
+                adv.id
+            );
+        }
+        assert_eq!(
+            adv.component.as_deref(),
+            adv.components.first().map(String::as_str)
         );
     }
 }
@@ -239,13 +252,11 @@ fn accepted_until_expiry_then_back() {
 
 #[test]
 fn a_qemu_guest_agent_cve_is_lowered_even_without_a_kata_config() {
-    use hvguard_advisory::relevance::{Reach, ReachModel};
-    use hvguard_advisory::Product;
     // No Kata configuration at all: device reachability is unknown, but qemu-ga is never
     // part of the host's qemu-system binary.
     let model = ReachModel::default();
-    let relevance = model.assess(&Product::Qemu, &[], Some("agent"), None);
+    let relevance = model.assess(&Product::Qemu, &[], &tagged(&["guest-agent"]));
     assert_eq!(relevance.reach, Reach::NotReachable, "{}", relevance.reason);
-    let virtio = model.assess(&Product::Qemu, &[], Some("virtio-net"), None);
+    let virtio = model.assess(&Product::Qemu, &[], &tagged(&["virtio-net"]));
     assert_eq!(virtio.reach, Reach::Unknown, "{}", virtio.reason);
 }

@@ -123,12 +123,7 @@ pub fn evaluate(snapshot: &Snapshot, advisories: &AdvisoryInput, generated_at: S
         advisories.today,
     );
     let mut unknown = evaluation.unknown;
-    unknown.extend(matched.unknown().filter_map(|d| {
-        Some(hvguard_core::UnknownCheck {
-            rule: hvguard_core::RuleId::new(hvguard_advisory::matching::RULE_ID).ok()?,
-            reason: format!("{} on {}: {}", d.advisory, d.binary.display(), d.evidence),
-        })
-    }));
+    unknown.extend(matched.unknown_checks());
     let mut findings = evaluation.findings;
     findings.extend(matched.findings);
     Report::new(

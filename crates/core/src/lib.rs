@@ -4,6 +4,7 @@
 //! `Report`) and the one door to the disk (`HostRoot`) live here, so that the crates which
 //! collect, evaluate and render agree on one vocabulary and never on strings.
 
+pub mod changelog;
 pub mod finding;
 pub mod hardening;
 pub mod kata_model;
@@ -18,7 +19,7 @@ pub mod version;
 pub use finding::{AdvisoryRef, AdvisoryStatus, Finding, Location};
 pub use hardening::{HardeningPlan, HardeningSetting, HardeningSuggestion};
 pub use probe::Probe;
-pub use report::{Report, ReportHost, Summary, UnknownCheck, REPORT_SCHEMA};
+pub use report::{Report, ReportHost, Summary, UnknownAdvisory, UnknownCheck, REPORT_SCHEMA};
 pub use root::{HostRoot, RootError};
 pub use rule::{RuleId, RuleIdError};
 pub use severity::{Severity, SeverityParseError};

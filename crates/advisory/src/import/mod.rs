@@ -23,12 +23,14 @@ pub use debian::{
 };
 pub use epss::{import_epss, parse_epss, EpssScores};
 pub use kev::{import_kev, parse_kev, KevCatalog};
-pub use nvd::import_nvd_cve_file;
+pub use nvd::{import_nvd_cve_file, parse_nvd_cve};
 pub use nvd_page::{import_nvd_page_file, parse_nvd_page};
 pub use osv::{import_osv_file, parse_osv};
 pub use osv_zip::{import_osv_zip, import_osv_zip_with, ZipLimits};
 pub use progress::{set_read_observer, ReadObserver};
-pub use snapshot::{import_snapshot, parse_snapshot, SNAPSHOT_FORMAT_V1};
+pub use snapshot::{
+    import_snapshot, parse_snapshot, to_record, write_snapshot, Dropped, Record, SNAPSHOT_FORMAT_V1,
+};
 
 use crate::model::{Advisory, DistroAdvisory, EpssScore, KevEntry};
 use crate::ImportError;

@@ -5,7 +5,9 @@ use std::path::PathBuf;
 
 use std::collections::BTreeMap;
 
-use hvguard_core::{enables_vfio, hypervisor_of_section, ConfigValue, HypervisorKind, KataConfig};
+use hvguard_core::{
+    enables_vfio, hypervisor_of_section, ConfigValue, HypervisorKind, KataConfig, KataRuntime,
+};
 
 /// The guest-visible surface one configuration sets up.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -16,6 +18,8 @@ pub struct Surface {
     pub section: String,
     /// The hypervisor that section configures.
     pub kind: HypervisorKind,
+    /// The runtime reading the configuration (defaults differ between them).
+    pub runtime: KataRuntime,
     /// `machine_type`, as written; `None` when not set.
     pub machine_type: Option<String>,
     /// `shared_fs` (`virtio-fs`, `virtio-9p`, `inline-virtio-fs`, `none`); `None` when not set.
@@ -35,6 +39,12 @@ pub struct Surface {
     pub annotations: bool,
     /// `jailer_path` is non-empty.
     pub jailer: bool,
+    /// `enable_iommu = true`: the guest gets a vIOMMU.
+    pub iommu: bool,
+    /// `reclaim_guest_freed_memory = true`: a virtio-balloon with free page reporting.
+    pub balloon_reporting: bool,
+    /// `guest_memory_dump_path` is set: Kata adds a pvpanic device.
+    pub pvpanic: bool,
 }
 
 fn text<'a>(config: &'a KataConfig, key: &str) -> Option<&'a str> {
@@ -97,6 +107,7 @@ pub fn surfaces_of(config: &KataConfig) -> Vec<Surface> {
                 config: config.main.clone(),
                 section: section.to_owned(),
                 kind,
+                runtime: config.runtime,
                 machine_type: text(config, &key("machine_type")).map(str::to_owned),
                 shared_fs: text(config, &key("shared_fs")).map(str::to_owned),
                 block_device_driver: text(config, &key("block_device_driver")).map(str::to_owned),
@@ -106,6 +117,9 @@ pub fn surfaces_of(config: &KataConfig) -> Vec<Surface> {
                 vhost_user: flag(config, &key("enable_vhost_user_store")),
                 annotations: non_empty_list(config, &key("enable_annotations")),
                 jailer: text(config, &key("jailer_path")).is_some(),
+                iommu: flag(config, &key("enable_iommu")),
+                balloon_reporting: flag(config, &key("reclaim_guest_freed_memory")),
+                pvpanic: text(config, &key("guest_memory_dump_path")).is_some(),
             }
         })
         .collect()
@@ -166,7 +180,7 @@ impl Surface {
 #[allow(clippy::unwrap_used, clippy::expect_used)]
 mod tests {
     use super::*;
-    use hvguard_core::{KataRuntime, SourcedValue};
+    use hvguard_core::SourcedValue;
     use std::collections::BTreeMap;
 
     fn config(values: &[(&str, ConfigValue)]) -> KataConfig {

@@ -198,6 +198,7 @@ pub fn binary(kind: HypervisorKind, path: &str, mode: u32, uid: u32) -> Hypervis
         kata_release: None,
         stat: Some(stat(path, mode, uid)),
         used_by: vec![],
+        devices: None,
     }
 }
 

@@ -1,5 +1,6 @@
-//! `hvguard db status | import PATH... | update [--source NAME|URL]... [--offline]`: the
-//! local advisory store (docs/advisory-store.md).
+//! `hvguard db status | import PATH... | update [--source NAME|URL]... [--offline] | build`:
+//! the local advisory store (docs/advisory-store.md) and the shipped snapshot's data build
+//! (docs/advisory-data-build.md).
 
 use std::path::{Path, PathBuf};
 use std::time::Duration;
@@ -66,6 +67,8 @@ pub enum DbCommand {
         #[arg(long, value_name = "SECONDS", default_value_t = 600)]
         timeout: u64,
     },
+    /// Regenerate the shipped advisory snapshot from raw records and the evidence file.
+    Build(super::db_build::BuildArgs),
 }
 
 /// `db status` output formats.
@@ -79,6 +82,10 @@ pub enum StatusFormat {
 
 /// Runs `hvguard db ...`.
 pub fn run(args: DbArgs) -> Result<Outcome> {
+    if let DbCommand::Build(build) = args.command {
+        // The data build reads and writes files of the repository, not the store.
+        return super::db_build::run(build);
+    }
     let path = store_path(args.db.as_deref())?;
     match args.command {
         DbCommand::Status { format } => status(&path, format),
@@ -89,6 +96,7 @@ pub fn run(args: DbArgs) -> Result<Outcome> {
             retries,
             timeout,
         } => update(&path, &sources, offline, retries, timeout),
+        DbCommand::Build(build) => super::db_build::run(build),
     }
 }
 

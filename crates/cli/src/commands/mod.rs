@@ -4,6 +4,7 @@ pub mod advisories;
 mod audit;
 mod collect;
 pub mod db;
+mod db_build;
 mod explain;
 mod harden;
 mod rules;

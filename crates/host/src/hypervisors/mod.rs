@@ -4,6 +4,7 @@
 pub mod elf;
 pub mod kata_versions;
 pub mod kind;
+pub mod qom;
 pub mod scan;
 
 use crate::packages;
@@ -21,8 +22,12 @@ pub const SEARCH_DIRS: &[&str] = &[
     "/usr/bin",
     "/usr/local/bin",
     "/usr/libexec",
+    // Debian's qemu-system-common: qemu-bridge-helper and the C virtiofsd.
+    "/usr/lib/qemu",
     "/opt/kata/bin",
     "/opt/kata/libexec",
+    // Kata 2.x: the C virtiofsd built with the bundled QEMU.
+    "/opt/kata/libexec/kata-qemu",
 ];
 
 /// Everything discovery learnt.
@@ -159,6 +164,12 @@ impl Context<'_> {
         };
         let found = self.scan(path, name_kind, warnings);
         let kind = match (name_kind, &found) {
+            // Only the banner tells QEMU's C virtiofsd from the Rust one.
+            (Some(HypervisorKind::Virtiofsd), Some(m))
+                if m.kind == HypervisorKind::QemuVirtiofsd =>
+            {
+                HypervisorKind::QemuVirtiofsd
+            }
             (Some(k), _) => k,
             (None, Some(m)) => m.kind,
             (None, None) => {
@@ -204,6 +215,7 @@ impl Context<'_> {
         } else {
             (None, None, None)
         };
+        let devices = (kind == HypervisorKind::Qemu).then(|| self.devices(path, warnings));
         Some(Hypervisor {
             kind,
             path: path.to_path_buf(),
@@ -214,6 +226,7 @@ impl Context<'_> {
             kata_release,
             stat: Some(stat),
             used_by: Vec::new(),
+            devices: devices.flatten(),
         })
     }
 
@@ -224,6 +237,32 @@ impl Context<'_> {
         };
         let mut head = [0u8; 2];
         matches!(std::io::Read::read_exact(&mut &file, &mut head), Ok(()) if &head == b"#!")
+    }
+
+    /// The QOM type names of a QEMU system emulator; `None` (with a warning) when the file
+    /// cannot be read.
+    fn devices(
+        &self,
+        path: &Path,
+        warnings: &mut Vec<String>,
+    ) -> Option<hvguard_core::DeviceInventory> {
+        let (mut file, meta) = match self.root.open_file(path) {
+            Ok(f) => f,
+            Err(e) => {
+                warnings.push(e.to_string());
+                return None;
+            }
+        };
+        match qom::inventory(&mut file, meta.len(), path) {
+            Ok(inventory) => Some(inventory),
+            Err(e) => {
+                warnings.push(format!(
+                    "{}: reading device type names: {e}",
+                    path.display()
+                ));
+                None
+            }
+        }
     }
 
     fn scan(

@@ -72,6 +72,8 @@ pub fn sample_report() -> Report {
         status: AdvisoryStatus::Vulnerable,
         relevance: "virtio devices are reachable from every Kata guest: VM-escape path".to_string(),
         component: "virtio".to_string(),
+        components: Vec::new(),
+        binaries: Vec::new(),
     });
     let findings =
         vec![
@@ -161,10 +163,12 @@ pub fn sample_report() -> Report {
         UnknownCheck {
             rule: id("host.unprivileged-bpf"),
             reason: "proc/sys/kernel/unprivileged_bpf_disabled: permission denied".to_string(),
+            advisory: None,
         },
         UnknownCheck {
             rule: id("host.secure-boot-disabled"),
             reason: "no EFI variables under /sys/firmware/efi".to_string(),
+            advisory: None,
         },
     ];
     let hypervisors = vec![
@@ -186,6 +190,7 @@ pub fn sample_report() -> Report {
             kata_release: None,
             stat: None,
             used_by: vec![PathBuf::from(KATA_CONFIG)],
+            devices: None,
         },
         Hypervisor {
             kind: HypervisorKind::Qemu,
@@ -197,6 +202,7 @@ pub fn sample_report() -> Report {
             kata_release: Some("3.3.0".to_string()),
             stat: None,
             used_by: vec![],
+            devices: None,
         },
     ];
     Report::new(
