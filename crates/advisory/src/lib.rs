@@ -14,6 +14,7 @@ mod error;
 pub mod fetch;
 pub mod import;
 pub mod matching;
+pub mod merge;
 pub mod model;
 pub mod policy;
 pub mod relevance;

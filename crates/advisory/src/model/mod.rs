@@ -298,6 +298,10 @@ impl Advisory {
         }
         for entry in &mut self.products {
             canonical_versions(entry);
+            entry.ranges.ranges.sort();
+            entry.ranges.ranges.dedup();
+            entry.ranges.versions.sort();
+            entry.ranges.versions.dedup();
             entry.ranges.fixes.sort();
             entry.ranges.fixes.dedup();
         }

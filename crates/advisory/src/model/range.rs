@@ -24,7 +24,7 @@ use crate::version::{Version, VersionScheme};
 
 /// One boundary of a range, as OSV writes it (`{"introduced": "0"}`), plus NVD's exclusive
 /// start, which OSV cannot express.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Event {
     /// Versions from here on are affected; `"0"` means "since the beginning".
@@ -81,7 +81,7 @@ pub enum Affected {
 }
 
 /// One range: events in one version scheme.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
 pub struct Range {
     /// How the event versions are written and ordered.
     pub scheme: VersionScheme,
@@ -93,7 +93,7 @@ pub struct Range {
 }
 
 /// An exactly named affected version (OSV `versions`, an NVD CPE with a fixed version).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
 pub struct ExactVersion {
     /// The scheme the version is written in.
     pub scheme: VersionScheme,

@@ -8,7 +8,11 @@ use rusqlite::{Connection, OptionalExtension};
 use super::StoreError;
 
 /// The schema this build writes and reads. Bump it on any incompatible table change.
-pub const SCHEMA_VERSION: i64 = 1;
+///
+/// Version 2 keeps one row per (record, source) in every fact table, so that importing the
+/// same records in another order gives the same store (docs/advisory-store.md). Version 1
+/// stores are migrated in place on the next import or update.
+pub const SCHEMA_VERSION: i64 = 2;
 
 /// Every table. `advisories.json` holds the whole serde [`crate::Advisory`] so that a model
 /// field added later needs no migration; `advisory_products` indexes the product names.
@@ -25,30 +29,84 @@ CREATE TABLE sources (
     size INTEGER NOT NULL,
     sha256 TEXT
 );
-CREATE TABLE advisories (id TEXT PRIMARY KEY, source TEXT NOT NULL, json TEXT NOT NULL);
-CREATE INDEX advisories_source ON advisories(source);
-CREATE TABLE advisory_products (
-    id TEXT NOT NULL, product TEXT NOT NULL, PRIMARY KEY (id, product)
-);
-CREATE INDEX advisory_products_product ON advisory_products(product);
-CREATE TABLE kev (cve TEXT PRIMARY KEY, source TEXT NOT NULL, json TEXT NOT NULL);
-CREATE TABLE epss (
-    cve TEXT PRIMARY KEY, source TEXT NOT NULL, epss REAL NOT NULL, percentile REAL NOT NULL
-);
-CREATE TABLE distro (
-    id TEXT NOT NULL, distro TEXT NOT NULL, release TEXT NOT NULL, package TEXT NOT NULL,
-    source TEXT NOT NULL, json TEXT NOT NULL,
-    PRIMARY KEY (id, distro, release, package)
-);
 CREATE TABLE seen (
     advisory TEXT NOT NULL, binary TEXT NOT NULL, first_seen TEXT NOT NULL,
     PRIMARY KEY (advisory, binary)
 );
 ";
 
+/// The tables keyed by record and source (schema 2).
+const FACT_TABLES: &str = "
+CREATE TABLE advisories (
+    id TEXT NOT NULL, source TEXT NOT NULL, json TEXT NOT NULL, PRIMARY KEY (id, source)
+);
+CREATE INDEX advisories_source ON advisories(source);
+CREATE TABLE advisory_products (
+    id TEXT NOT NULL, product TEXT NOT NULL, source TEXT NOT NULL,
+    PRIMARY KEY (id, product, source)
+);
+CREATE INDEX advisory_products_product ON advisory_products(product);
+CREATE TABLE kev (
+    cve TEXT NOT NULL, source TEXT NOT NULL, json TEXT NOT NULL, PRIMARY KEY (cve, source)
+);
+CREATE TABLE epss (
+    cve TEXT NOT NULL, source TEXT NOT NULL, epss REAL NOT NULL, percentile REAL NOT NULL,
+    PRIMARY KEY (cve, source)
+);
+CREATE TABLE distro (
+    id TEXT NOT NULL, distro TEXT NOT NULL, release TEXT NOT NULL, package TEXT NOT NULL,
+    source TEXT NOT NULL, json TEXT NOT NULL,
+    PRIMARY KEY (id, distro, release, package, source)
+);
+";
+
+/// Moves a schema 1 store (one row per record id: the last import won) to schema 2. Every
+/// row is kept under the source that wrote it.
+const MIGRATE_1_TO_2: &str = "
+DROP INDEX IF EXISTS advisories_source;
+DROP INDEX IF EXISTS advisory_products_product;
+ALTER TABLE advisories RENAME TO advisories_v1;
+ALTER TABLE advisory_products RENAME TO advisory_products_v1;
+ALTER TABLE kev RENAME TO kev_v1;
+ALTER TABLE epss RENAME TO epss_v1;
+ALTER TABLE distro RENAME TO distro_v1;
+";
+
+const COPY_1_TO_2: &str = "
+INSERT INTO advisories (id, source, json) SELECT id, source, json FROM advisories_v1;
+INSERT OR IGNORE INTO advisory_products (id, product, source)
+    SELECT p.id, p.product, a.source FROM advisory_products_v1 p
+    JOIN advisories_v1 a ON a.id = p.id;
+INSERT INTO kev (cve, source, json) SELECT cve, source, json FROM kev_v1;
+INSERT INTO epss (cve, source, epss, percentile) SELECT cve, source, epss, percentile FROM epss_v1;
+INSERT INTO distro (id, distro, release, package, source, json)
+    SELECT id, distro, release, package, source, json FROM distro_v1;
+DROP TABLE advisories_v1;
+DROP TABLE advisory_products_v1;
+DROP TABLE kev_v1;
+DROP TABLE epss_v1;
+DROP TABLE distro_v1;
+UPDATE meta SET value = '2' WHERE key = 'schema_version';
+";
+
+/// Brings a store this build can read up to [`SCHEMA_VERSION`], in one transaction.
+pub(crate) fn migrate(conn: &mut Connection, path: &Path) -> Result<(), StoreError> {
+    if check(conn, path)? >= SCHEMA_VERSION {
+        return Ok(());
+    }
+    let tx = conn
+        .transaction()
+        .map_err(|e| StoreError::sqlite(path, "starting the schema migration", e))?;
+    let script = format!("{MIGRATE_1_TO_2}{FACT_TABLES}{COPY_1_TO_2}");
+    tx.execute_batch(&script)
+        .map_err(|e| StoreError::sqlite(path, "migrating the store from schema 1 to 2", e))?;
+    tx.commit()
+        .map_err(|e| StoreError::sqlite(path, "committing the schema migration", e))
+}
+
 /// Creates every table in an empty database and records the schema version.
 pub(crate) fn create(conn: &Connection, path: &Path) -> Result<(), StoreError> {
-    conn.execute_batch(CREATE)
+    conn.execute_batch(&format!("{CREATE}{FACT_TABLES}"))
         .map_err(|e| StoreError::sqlite(path, "creating the tables", e))?;
     conn.execute(
         "INSERT INTO meta (key, value) VALUES ('schema_version', ?1)",
