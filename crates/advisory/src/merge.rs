@@ -161,7 +161,7 @@ mod tests {
 
     #[test]
     fn every_order_gives_the_same_advisory() {
-        let records = vec![
+        let records = [
             ("nvd-dump".to_owned(), record("nvd", "9.1.0", "from NVD")),
             (
                 "curated".to_owned(),

@@ -118,7 +118,7 @@ fn elf_with_rodata(strings: &[String]) -> Vec<u8> {
     file.extend_from_slice(&rodata);
     let names_off = file.len() as u64;
     file.extend_from_slice(&shstrtab);
-    while file.len() % 8 != 0 {
+    while !file.len().is_multiple_of(8) {
         file.push(0);
     }
     let shoff = file.len() as u64;
