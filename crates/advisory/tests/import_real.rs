@@ -460,3 +460,25 @@ fn feed_facts_join_the_shipped_snapshot_by_cve_id() {
     let distinct: BTreeSet<&str> = scored.iter().copied().chain(["CVE-2023-3180"]).collect();
     assert_eq!(touched, distinct.len());
 }
+
+/// A folder holding a feed and a JSON file that is none (the KEV catalogue's JSON Schema,
+/// which names `catalogVersion` and `vulnerabilities` one level down): the feed is imported
+/// and the other file skipped and named; named on its own, that file is an error.
+#[test]
+fn folders_skip_and_name_what_is_no_feed() {
+    let schema = fixture("mixed/cisa-kev-schema.json");
+    assert_eq!(detect_format(&schema).ok(), None);
+    let err = import::import_path(&schema).unwrap_err();
+    assert!(err.to_string().contains("cisa-kev-schema.json"), "{err}");
+    let imported = import::import_path(&fixture("mixed")).unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(imported.advisories.len(), 1);
+    assert_eq!(imported.skipped.len(), 1);
+    assert_eq!(imported.skipped[0].0, schema);
+    assert!(
+        imported.skipped[0].1.contains("JSON"),
+        "{}",
+        imported.skipped[0].1
+    );
+    // The real catalogue next to it is still recognised.
+    assert_eq!(detect_format(&files("kev")[0]).ok(), Some(FeedFormat::Kev));
+}

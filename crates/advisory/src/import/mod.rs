@@ -12,6 +12,7 @@ mod osv_zip;
 pub mod progress;
 pub mod read;
 mod snapshot;
+pub mod sniff;
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::fmt;
@@ -86,8 +87,9 @@ const SNIFF_BYTES: usize = 64 * 1024;
 
 /// Recognises a feed from its first bytes; `None` when it is none of them.
 ///
-/// Detection looks for each format's distinctive top-level keys near the start, most
-/// specific first (a KEV catalog or an NVD page also contains CVE ids, for instance).
+/// Detection reads the document's shape (`sniff`): each format's distinctive keys at the
+/// top level with values of the right kind, most specific first. A key of the same name
+/// deeper down (a JSON Schema describing a feed) does not count.
 pub fn detect_format_bytes(head: &[u8]) -> Option<FeedFormat> {
     if head.starts_with(b"PK\x03\x04") || head.starts_with(b"PK\x05\x06") {
         return Some(FeedFormat::OsvZip);
@@ -98,36 +100,47 @@ pub fn detect_format_bytes(head: &[u8]) -> Option<FeedFormat> {
     {
         return Some(FeedFormat::Epss);
     }
-    let first = head.iter().position(|b| !b.is_ascii_whitespace())?;
-    let text = String::from_utf8_lossy(&head[first..]);
-    let compact: String = text.chars().filter(|c| !c.is_whitespace()).collect();
-    let has = |needle: &str| compact.contains(needle);
-    match head[first] {
-        b'[' => (has("\"range_origin\"") || has("\"product\":")).then_some(FeedFormat::Snapshot),
-        b'{' => {
-            if has("\"format\":\"hvguard.advisories/") {
-                Some(FeedFormat::Snapshot)
-            } else if has("\"catalogVersion\"") && has("\"vulnerabilities\"") {
-                Some(FeedFormat::Kev)
-            } else if has("\"cveMetadata\"") || has("\"dataType\":\"CVE_RECORD\"") {
-                Some(FeedFormat::Cve5)
-            } else if has("\"format\":\"NVD_CVE\"")
-                || (has("\"resultsPerPage\"") && has("\"vulnerabilities\""))
-            {
-                Some(FeedFormat::NvdPage)
-            } else if has("\"sourceIdentifier\"") && has("\"id\":\"CVE-") {
-                Some(FeedFormat::NvdCve)
-            } else if has("\"schema_version\"")
-                || (has("\"modified\"") && (has("\"affected\"") || has("\"withdrawn\"")))
-            {
-                Some(FeedFormat::Osv)
-            } else if has("\"releases\":{") || has("\"releases\":[") {
-                Some(FeedFormat::DebianTracker)
-            } else {
-                None
-            }
-        }
-        _ => None,
+    let shape = sniff::shape(head)?;
+    if shape.top == sniff::Kind::Array {
+        // The curated file as first published: a bare array of snapshot records.
+        return (shape.has_at(2, "id") && shape.has_at(2, "product"))
+            .then_some(FeedFormat::Snapshot);
+    }
+    let key = |name: &str| shape.top_key(name);
+    let string = |name: &str| key(name).filter(|k| k.kind == sniff::Kind::String);
+    let kind = |name: &str, kind: sniff::Kind| key(name).is_some_and(|k| k.kind == kind);
+    use sniff::Kind::{Array, Object, Scalar};
+    if string("format").is_some_and(|k| k.text.starts_with("hvguard.advisories/")) {
+        Some(FeedFormat::Snapshot)
+    } else if string("catalogVersion").is_some() && kind("vulnerabilities", Array) {
+        Some(FeedFormat::Kev)
+    } else if string("dataType").is_some_and(|k| k.text == "CVE_RECORD")
+        || kind("cveMetadata", Object)
+    {
+        Some(FeedFormat::Cve5)
+    } else if string("format").is_some_and(|k| k.text == "NVD_CVE")
+        || (kind("resultsPerPage", Scalar) && kind("vulnerabilities", Array))
+    {
+        Some(FeedFormat::NvdPage)
+    } else if string("id").is_some_and(|k| k.text.starts_with("CVE-"))
+        && string("sourceIdentifier").is_some()
+    {
+        Some(FeedFormat::NvdCve)
+    } else if string("id").is_some()
+        && (key("schema_version").is_some()
+            || (string("modified").is_some()
+                && (kind("affected", Array) || key("withdrawn").is_some())))
+    {
+        Some(FeedFormat::Osv)
+    } else if shape.first_at(1).is_some_and(|k| k.kind == Object)
+        && shape
+            .first_at(2)
+            .is_some_and(|k| k.name.starts_with("CVE-") || k.name.starts_with("TEMP-"))
+        && shape.has_at(3, "releases")
+    {
+        Some(FeedFormat::DebianTracker)
+    } else {
+        None
     }
 }
 
@@ -164,6 +177,8 @@ pub struct Imported {
     pub epss: BTreeMap<String, EpssScore>,
     /// Each file read, with its detected format, in order.
     pub files: Vec<(PathBuf, FeedFormat)>,
+    /// Files of an imported folder that are no supported feed, with why: skipped, named.
+    pub skipped: Vec<(PathBuf, String)>,
 }
 
 impl Imported {
@@ -173,6 +188,7 @@ impl Imported {
         self.kev.extend(other.kev);
         self.epss.extend(other.epss);
         self.files.extend(other.files);
+        self.skipped.extend(other.skipped);
     }
 }
 
@@ -228,7 +244,9 @@ pub fn import_path(path: &Path) -> Result<Imported, ImportError> {
 /// Imports a file (format detected) or a directory tree: every `.json`, `.zip`, `.csv` and
 /// `.gz` file in it, in sorted order, skipping other files. Symlinks inside the tree are not
 /// followed (a link loop cannot hang the walk, a link cannot pull in files from elsewhere).
-/// The first bad file stops the import, naming that file.
+/// In a folder, a file that is no supported feed is skipped and listed in
+/// [`Imported::skipped`]; a file named on its own must be a feed. A file that is a feed but
+/// broken stops the import, naming that file.
 pub fn import_path_with(path: &Path, options: &ImportOptions) -> Result<Imported, ImportError> {
     let meta = std::fs::metadata(path).map_err(|e| ImportError::io(path, e))?;
     if !meta.is_dir() {
@@ -253,8 +271,11 @@ pub fn import_path_with(path: &Path, options: &ImportOptions) -> Result<Imported
     }
     files.sort();
     for file in files {
-        let format = detect_format(&file)?;
-        out.merge(import_file_as(&file, format, options)?);
+        match detect_format(&file) {
+            Ok(format) => out.merge(import_file_as(&file, format, options)?),
+            Err(ImportError::UnknownFormat { path, hint }) => out.skipped.push((path, hint)),
+            Err(e) => return Err(e),
+        }
     }
     Ok(out)
 }

@@ -220,6 +220,12 @@ fn import(path: &Path, inputs: &[PathBuf]) -> Result<Outcome> {
     for input in inputs {
         eprintln!("hvguard: importing {}", input.display());
         let imported = import_path_with(input, &options)?;
+        for (path, why) in &imported.skipped {
+            eprintln!(
+                "hvguard: skipped {}: not a supported feed ({why})",
+                path.display()
+            );
+        }
         let source = SourceInfo::for_path(input, &imported)?;
         batches.push(ImportBatch { source, imported });
     }
