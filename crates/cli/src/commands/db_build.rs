@@ -58,7 +58,7 @@ pub fn run(args: BuildArgs) -> Result<Outcome> {
                     .lines()
                     .zip(text.lines())
                     .position(|(a, b)| a != b)
-                    .map_or_else(|| old.lines().count().min(text.lines().count()), |i| i)
+                    .unwrap_or_else(|| old.lines().count().min(text.lines().count()))
                     + 1;
                 eprintln!(
                     "hvguard: {} differs from the build at line {line}: run `hvguard db build` without --check",
