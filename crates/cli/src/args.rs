@@ -86,6 +86,10 @@ pub struct ScanArgs {
     pub offline: bool,
     #[command(flatten)]
     pub advisories: AdvisorySourceArgs,
+    /// List every advisory that could not be judged, with its reason (text format; by
+    /// default one line per package).
+    #[arg(long, short = 'v')]
+    pub verbose: bool,
 }
 
 /// Where advisories and accepted risks come from (`scan`, `advisories`).

@@ -9,8 +9,19 @@ use std::io::{IsTerminal, Write};
 const DOCS_BASE: &str = "https://github.com/hvguard/hvguard/blob/main/docs/rules/";
 
 pub fn render(report: &Report, format: Format, color: ColorChoice) -> String {
+    render_with(report, format, color, false)
+}
+
+/// Like [`render`]; `verbose` lists every unknown advisory in the text report.
+pub fn render_with(report: &Report, format: Format, color: ColorChoice, verbose: bool) -> String {
     match format {
-        Format::Text => render_text(report, text_style(color)),
+        Format::Text => render_text(
+            report,
+            TextStyle {
+                verbose,
+                ..text_style(color)
+            },
+        ),
         Format::Json => render_json(report),
         Format::Sarif => render_sarif(report, &sarif_rules(), DOCS_BASE),
     }
@@ -25,7 +36,10 @@ fn text_style(color: ColorChoice) -> TextStyle {
                 && std::io::stdout().is_terminal()
         }
     };
-    TextStyle { colour }
+    TextStyle {
+        colour,
+        verbose: false,
+    }
 }
 
 fn sarif_rules() -> Vec<SarifRule> {

@@ -114,24 +114,16 @@ fn packaged(
             distro.release()
         ),
         _ => format!(
-            "{} names no fixed {} package for {} ({}); {}. Upgrade {} once {} ships that fix (import the {} tracker with `hvguard db update` to see when), and limit exposure of {} meanwhile.",
-            distro_data(distro),
+            "No fixed {} package for {} is known: neither {} tracker data in the store nor the package changelog names one; {}. Upgrade {} once {} ships that fix (`hvguard db update` imports the {} tracker, which says when), and limit exposure of {} meanwhile.",
             package.source,
             distro.release(),
-            "neither its tracker data in the store nor the package changelog",
+            distro.name(),
             fixed_upstream("no upstream fix is known either"),
             package.name,
             distro.release(),
             distro.name(),
             component(advisory)
         ),
-    }
-}
-
-fn distro_data(distro: &Distro<'_>) -> String {
-    match distro.id {
-        Some(id) => format!("{id}'s data"),
-        None => "The distribution's data".into(),
     }
 }
 

@@ -19,10 +19,11 @@ pub fn run(args: ScanArgs) -> Result<Outcome> {
         args.advisories.policy.as_deref(),
     )?;
     let report = pipeline::evaluate(&snapshot, &advisories, pipeline::now());
-    output::print(&output::render(
+    output::print(&output::render_with(
         &report,
         args.output.format,
         args.output.color,
+        args.verbose,
     ))?;
     // A configuration that exists but cannot be parsed is an input error: the report above
     // covers everything else, and the exit code says an input was broken.
