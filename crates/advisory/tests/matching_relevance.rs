@@ -260,3 +260,109 @@ fn a_qemu_guest_agent_cve_is_lowered_even_without_a_kata_config() {
     let virtio = model.assess(&Product::Qemu, &[], &tagged(&["virtio-net"]));
     assert_eq!(virtio.reach, Reach::Unknown, "{}", virtio.reason);
 }
+
+fn rendered(rel: &str) -> KataConfig {
+    let path = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("../../tests/fixtures/kata/rendered")
+        .join(rel);
+    hvguard_kata::load_explicit(&[path])
+        .unwrap()
+        .into_iter()
+        .next()
+        .unwrap()
+}
+
+fn model(configs: Vec<KataConfig>) -> ReachModel {
+    ReachModel::from_snapshot(&snapshot(configs, "8.2.0"))
+}
+
+/// runtime-rs names Cloud Hypervisor's table `[hypervisor.cloud-hypervisor]`: its
+/// advisories are judged there instead of staying "unknown (not lowered)".
+#[test]
+fn cloud_hypervisor_advisories_are_judged_on_runtime_rs_configs() {
+    let config = rendered("3.20.0/runtime-rs/configuration-cloud-hypervisor.toml");
+    assert!(config
+        .values
+        .keys()
+        .any(|k| k.starts_with("hypervisor.cloud-hypervisor.")));
+    let clh =
+        model(vec![config]).assess(&Product::CloudHypervisor, &[], &advisory("CVE-2026-27211"));
+    assert_eq!(clh.reach, Reach::Reachable, "{}", clh.reason);
+}
+
+/// Kata advisories about one hypervisor (CVE-2026-24834: Cloud Hypervisor's pmem) are not
+/// reachable from QEMU-only configurations.
+#[test]
+fn kata_advisories_are_scoped_to_their_hypervisor() {
+    let adv = advisory("CVE-2026-24834");
+    assert_eq!(
+        adv.hypervisors,
+        vec![hvguard_core::HypervisorKind::CloudHypervisor]
+    );
+    let qemu_only = model(vec![rendered("3.20.0/runtime-go/configuration-qemu.toml")]);
+    let r = qemu_only.assess(&Product::Kata, &[], &adv);
+    assert_eq!(r.reach, Reach::NotReachable, "{}", r.reason);
+    assert!(r.reason.contains("cloud-hypervisor"), "{}", r.reason);
+    let with_clh = model(vec![
+        rendered("3.20.0/runtime-go/configuration-qemu.toml"),
+        rendered("3.20.0/runtime-go/configuration-clh.toml"),
+    ]);
+    assert_eq!(
+        with_clh.assess(&Product::Kata, &[], &adv).reach,
+        Reach::Reachable
+    );
+}
+
+/// Kata's device model: the virtio-serial console is always there (CVE-2024-3446 names it);
+/// an unset block_device_driver is virtio-scsi on the Go runtime; SR-IOV emulation and the
+/// ACPI ERST device are never attached; pvpanic follows guest_memory_dump_path.
+#[test]
+fn kata_device_model() {
+    let q35 = model(kata_deploy_configs());
+    let serial = q35.assess(&Product::Qemu, &[], &advisory("CVE-2024-3446"));
+    assert_eq!(serial.reach, Reach::Reachable, "{}", serial.reason);
+    assert!(serial.reason.contains("virtio-serial"), "{}", serial.reason);
+    for id in ["CVE-2024-26327", "CVE-2022-4172"] {
+        let r = q35.assess(&Product::Qemu, &[], &advisory(id));
+        assert_eq!(r.reach, Reach::NotReachable, "{id}: {}", r.reason);
+    }
+    // The Go runtime's default block driver is virtio-scsi: scsi-disk is reachable when the
+    // key is not set at all.
+    let mut unset = kata_deploy_configs();
+    for c in &mut unset {
+        c.values.retain(|k, _| !k.ends_with(".block_device_driver"));
+    }
+    let scsi = model(unset).assess(&Product::Qemu, &[], &advisory("CVE-2023-42467"));
+    assert_eq!(scsi.reach, Reach::Reachable, "{}", scsi.reason);
+    assert!(
+        scsi.reason.contains("Go runtime's default is virtio-scsi"),
+        "{}",
+        scsi.reason
+    );
+    let mut blk = kata_deploy_configs();
+    set_qemu(&mut blk, "block_device_driver", "virtio-blk");
+    let not_scsi = model(blk).assess(&Product::Qemu, &[], &advisory("CVE-2023-42467"));
+    assert_eq!(not_scsi.reach, Reach::NotReachable, "{}", not_scsi.reason);
+    let pvpanic = tagged(&["pvpanic"]);
+    assert_eq!(
+        q35.assess(&Product::Qemu, &[], &pvpanic).reach,
+        Reach::NotReachable
+    );
+    let mut dump = kata_deploy_configs();
+    set_qemu(&mut dump, "guest_memory_dump_path", "/var/crash/kata");
+    assert_eq!(
+        model(dump).assess(&Product::Qemu, &[], &pvpanic).reach,
+        Reach::Reachable
+    );
+    // One reachable component is enough; all must be unreachable to lower.
+    let mixed = tagged(&["usb", "virtio-net"]);
+    assert_eq!(
+        q35.assess(&Product::Qemu, &[], &mixed).reach,
+        Reach::Reachable
+    );
+    let none = tagged(&["usb", "vga"]);
+    assert_eq!(
+        q35.assess(&Product::Qemu, &[], &none).reach,
+        Reach::NotReachable
+    );
+}
