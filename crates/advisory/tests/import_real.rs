@@ -482,3 +482,27 @@ fn folders_skip_and_name_what_is_no_feed() {
     // The real catalogue next to it is still recognised.
     assert_eq!(detect_format(&files("kev")[0]).ok(), Some(FeedFormat::Kev));
 }
+
+/// A feed cut short loses the keys that would name it; in a folder it stops the import
+/// with its name and position instead of joining the skipped files. A CVE 5 record whose
+/// `cveMetadata` comes after a long `containers` object is still recognised by its `cna`.
+#[test]
+fn a_cut_short_json_file_in_a_folder_is_an_error_not_a_skip() {
+    let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+    let real =
+        std::fs::read(fixture("cvelistV5/CVE-2015-3456.json")).unwrap_or_else(|e| panic!("{e}"));
+    let head = &real[..real.len() / 2];
+    assert!(!head.windows(11).any(|w| w == b"cveMetadata"));
+    assert_eq!(
+        import::detect_format_bytes(head),
+        Some(FeedFormat::Cve5),
+        "recognised by containers.cna"
+    );
+    let unknown = dir.path().join("cut.json");
+    std::fs::write(&unknown, b"{\"items\": [1, 2, {\"a\": ").unwrap_or_else(|e| panic!("{e}"));
+    let err = import::import_path(dir.path()).unwrap_err().to_string();
+    assert!(err.contains("cut.json"), "{err}");
+    std::fs::write(&unknown, b"{\"items\": [1, 2]}").unwrap_or_else(|e| panic!("{e}"));
+    let imported = import::import_path(dir.path()).unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(imported.skipped.len(), 1);
+}

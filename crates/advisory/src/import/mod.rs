@@ -116,6 +116,7 @@ pub fn detect_format_bytes(head: &[u8]) -> Option<FeedFormat> {
         Some(FeedFormat::Kev)
     } else if string("dataType").is_some_and(|k| k.text == "CVE_RECORD")
         || kind("cveMetadata", Object)
+        || (kind("containers", Object) && shape.first_at(2).is_some_and(|k| k.name == "cna"))
     {
         Some(FeedFormat::Cve5)
     } else if string("format").is_some_and(|k| k.text == "NVD_CVE")
@@ -246,7 +247,7 @@ pub fn import_path(path: &Path) -> Result<Imported, ImportError> {
 /// followed (a link loop cannot hang the walk, a link cannot pull in files from elsewhere).
 /// In a folder, a file that is no supported feed is skipped and listed in
 /// [`Imported::skipped`]; a file named on its own must be a feed. A file that is a feed but
-/// broken stops the import, naming that file.
+/// broken, or JSON that is not well-formed, stops the import, naming that file.
 pub fn import_path_with(path: &Path, options: &ImportOptions) -> Result<Imported, ImportError> {
     let meta = std::fs::metadata(path).map_err(|e| ImportError::io(path, e))?;
     if !meta.is_dir() {
@@ -273,11 +274,27 @@ pub fn import_path_with(path: &Path, options: &ImportOptions) -> Result<Imported
     for file in files {
         match detect_format(&file) {
             Ok(format) => out.merge(import_file_as(&file, format, options)?),
-            Err(ImportError::UnknownFormat { path, hint }) => out.skipped.push((path, hint)),
+            Err(ImportError::UnknownFormat { path, hint }) => {
+                // A damaged feed (cut short, say) loses the keys that name it; it must stop
+                // the import, not vanish among the skipped files.
+                if looks_like_json(&path)? {
+                    read::json_from_file::<serde::de::IgnoredAny>(&path, read::DUMP_LIMIT)?;
+                }
+                out.skipped.push((path, hint))
+            }
             Err(e) => return Err(e),
         }
     }
     Ok(out)
+}
+
+/// True when the file's first non-blank byte opens a JSON object or array.
+fn looks_like_json(path: &Path) -> Result<bool, ImportError> {
+    let head = read::read_head(path, 4096)?;
+    Ok(matches!(
+        head.iter().find(|b| !b.is_ascii_whitespace()),
+        Some(b'{') | Some(b'[')
+    ))
 }
 
 fn is_feed_name(path: &Path) -> bool {

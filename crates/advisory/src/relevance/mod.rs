@@ -121,7 +121,9 @@ impl ReachModel {
             relevant.retain(|s| used_by.contains(&s.config));
         }
         if relevant.is_empty() {
-            let names = kinds.map_or("[hypervisor.*]".to_owned(), |k| {
+            let scope =
+                kinds.or((!advisory.hypervisors.is_empty()).then_some(&advisory.hypervisors[..]));
+            let names = scope.map_or("[hypervisor.*]".to_owned(), |k| {
                 k.iter()
                     .flat_map(|k| section_names(*k))
                     .map(|s| format!("[hypervisor.{s}]"))
