@@ -59,9 +59,9 @@ pub struct AdvisoryRef {
     pub relevance: String,
     pub component: String,
     /// Every component the advisory names (`component` is the first).
-    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    #[serde(default)]
     pub components: Vec<String>,
     /// Every binary of the package with this verdict (the location names the first).
-    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    #[serde(default)]
     pub binaries: Vec<std::path::PathBuf>,
 }

@@ -61,8 +61,9 @@ impl Summary {
 pub struct UnknownCheck {
     pub rule: RuleId,
     pub reason: String,
-    /// For `advisory.vulnerable`: the advisory that could not be judged, structured.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    /// For `advisory.vulnerable`: the advisory that could not be judged, structured; `null`
+    /// for other rules (report fields are never omitted).
+    #[serde(default)]
     pub advisory: Option<UnknownAdvisory>,
 }
 
@@ -85,7 +86,7 @@ pub struct UnknownAdvisory {
     /// The product (`qemu`, `firecracker`, `kata-containers`).
     pub product: String,
     /// The distro package owning the binaries, when one does.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(default)]
     pub package: Option<String>,
     /// The binaries (or the Kata VERSION file) the verdict is for.
     pub binaries: Vec<std::path::PathBuf>,

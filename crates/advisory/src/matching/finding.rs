@@ -97,11 +97,7 @@ pub fn build(
             relevance: relevance.describe(),
             component,
             components: advisory.component_list().map(str::to_owned).collect(),
-            binaries: if binaries.len() > 1 {
-                binaries
-            } else {
-                Vec::new()
-            },
+            binaries,
         }),
     })
 }
