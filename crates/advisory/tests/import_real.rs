@@ -506,3 +506,41 @@ fn a_cut_short_json_file_in_a_folder_is_an_error_not_a_skip() {
     let imported = import::import_path(dir.path()).unwrap_or_else(|e| panic!("{e}"));
     assert_eq!(imported.skipped.len(), 1);
 }
+
+/// NVD's exclusive start and a limit survive a write and a read of the snapshot: the start
+/// version itself stays unaffected, and the limit is not turned into a fix.
+#[test]
+fn snapshot_keeps_exclusive_starts_and_limits() {
+    use hvguard_advisory::{AffectedProduct, Range, Ranges};
+    let mut adv = Advisory::new("CVE-2099-0001");
+    adv.components = vec!["virtio-net".into()];
+    adv.products.push(AffectedProduct {
+        product: Product::Qemu,
+        package: None,
+        ranges: Ranges {
+            ranges: vec![Range {
+                scheme: VersionScheme::Upstream,
+                events: vec![
+                    Event::IntroducedAfter("8.0.0".into()),
+                    Event::Limit("9.0.0".into()),
+                ],
+                source: Some("NVD CPE versionStartExcluding 8.0.0".into()),
+            }],
+            ..Ranges::default()
+        },
+    });
+    let text = import::write_snapshot(&[adv], &[], None).unwrap_or_else(|e| panic!("{e}"));
+    assert!(text.contains("\"introduced_after\": \"8.0.0\""), "{text}");
+    let back = import::parse_snapshot(std::path::Path::new("mem.json"), text.as_bytes())
+        .unwrap_or_else(|e| panic!("{e}"));
+    let ranges = &back[0].products[0].ranges;
+    assert_eq!(
+        ranges.ranges[0].events,
+        vec![
+            Event::IntroducedAfter("8.0.0".into()),
+            Event::Limit("9.0.0".into())
+        ]
+    );
+    assert_eq!(ranges.affects(&up("8.0.0")), Affected::No);
+    assert_eq!(ranges.affects(&up("8.1.0")), Affected::Yes);
+}

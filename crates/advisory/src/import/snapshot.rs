@@ -83,6 +83,13 @@ struct Interval {
     introduced: Option<String>,
     fixed: Option<String>,
     last_affected: Option<String>,
+    /// NVD's `versionStartExcluding`: versions strictly above this one (instead of
+    /// `introduced`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    introduced_after: Option<String>,
+    /// Versions at or above this are outside the range, without saying a fix is there.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    limit: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     source: Option<String>,
 }
@@ -148,9 +155,13 @@ fn convert(path: &Path, record: Record) -> Result<Advisory, ImportError> {
             });
             continue;
         }
-        let mut events = vec![Event::Introduced(introduced)];
+        let mut events = match &interval.introduced_after {
+            Some(after) => vec![Event::IntroducedAfter(after.clone())],
+            None => vec![Event::Introduced(introduced)],
+        };
         events.extend(interval.fixed.clone().map(Event::Fixed));
         events.extend(interval.last_affected.clone().map(Event::LastAffected));
+        events.extend(interval.limit.clone().map(Event::Limit));
         for e in &events {
             check(e.version())?;
         }
@@ -250,18 +261,22 @@ pub fn to_record(adv: &Advisory) -> Option<Record> {
                 introduced: None,
                 fixed: None,
                 last_affected: None,
+                introduced_after: None,
+                limit: None,
                 source: r.source.clone(),
             };
             for e in &r.events {
                 match e {
-                    Event::Introduced(v) | Event::IntroducedAfter(v) => {
-                        interval.introduced = Some(v.clone())
-                    }
-                    Event::Fixed(v) | Event::Limit(v) => interval.fixed = Some(v.clone()),
+                    Event::Introduced(v) => interval.introduced = Some(v.clone()),
+                    Event::IntroducedAfter(v) => interval.introduced_after = Some(v.clone()),
+                    Event::Fixed(v) => interval.fixed = Some(v.clone()),
+                    Event::Limit(v) => interval.limit = Some(v.clone()),
                     Event::LastAffected(v) => interval.last_affected = Some(v.clone()),
                 }
             }
-            interval.introduced.get_or_insert_with(|| "0".into());
+            if interval.introduced_after.is_none() {
+                interval.introduced.get_or_insert_with(|| "0".into());
+            }
             interval
         })
         .collect();

@@ -141,7 +141,7 @@ impl Store {
         }
         let epss = self.epss()?;
         let distro: Vec<DistroAdvisory> =
-            self.rows("SELECT id, json FROM distro ORDER BY id, distro, release, package")?;
+            self.rows("SELECT id, json FROM distro ORDER BY id, distro, release, package, source")?;
         crate::apply_facts(&mut advisories, &kev, &epss, &distro);
         Ok(advisories)
     }
