@@ -24,6 +24,7 @@ use hvguard_core::DeviceInventory;
 use std::collections::BTreeSet;
 use std::io::{self, Read, Seek, SeekFrom};
 use std::path::Path;
+use std::sync::OnceLock;
 
 /// Type names every QEMU system emulator with virtio registers (all Kata builds do).
 pub const ANCHORS: &[&str] = &["virtio-blk-device", "virtio-net-device"];
@@ -173,19 +174,29 @@ pub fn inventory<F: Read + Seek>(
     Ok(out)
 }
 
+/// The automaton over the catalogue's NUL-terminated names, built once per process.
+fn matcher() -> Option<&'static AhoCorasick> {
+    static MATCHER: OnceLock<Option<AhoCorasick>> = OnceLock::new();
+    MATCHER
+        .get_or_init(|| {
+            let patterns: Vec<Vec<u8>> = TYPE_NAMES
+                .iter()
+                .map(|n| {
+                    let mut p = n.as_bytes().to_vec();
+                    p.push(0);
+                    p
+                })
+                .collect();
+            // Building only fails for pattern sets far beyond this catalogue's size.
+            AhoCorasick::new(&patterns).ok()
+        })
+        .as_ref()
+}
+
 /// The catalogue names that end a NUL-terminated string in `data`.
 pub fn names_in(data: &[u8]) -> BTreeSet<&'static str> {
-    let patterns: Vec<Vec<u8>> = TYPE_NAMES
-        .iter()
-        .map(|n| {
-            let mut p = n.as_bytes().to_vec();
-            p.push(0);
-            p
-        })
-        .collect();
     let mut found = BTreeSet::new();
-    // Building the automaton only fails for pattern sets far beyond this catalogue's size.
-    let Ok(matcher) = AhoCorasick::new(&patterns) else {
+    let Some(matcher) = matcher() else {
         return found;
     };
     for m in matcher.find_overlapping_iter(data) {
