@@ -9,20 +9,42 @@ const TRAILERS: &[&str] = &[
 ];
 
 /// The subject in comparable form: lower case, one space between words, trailing
-/// references and punctuation removed.
+/// references and punctuation removed. One pass over the text: the matcher runs it over
+/// every item of a package changelog (thousands of lines).
 pub fn normalize(text: &str) -> String {
-    let lower = text.to_lowercase();
-    let words: Vec<&str> = lower.split_whitespace().collect();
-    let mut joined = words.join(" ");
-    let cut = TRAILERS
-        .iter()
-        .filter_map(|t| joined.find(t))
-        .min()
-        .unwrap_or(joined.len());
-    joined.truncate(cut);
-    joined
+    let mut out = String::with_capacity(text.len());
+    let mut space = false;
+    for c in text.chars() {
+        if c.is_whitespace() {
+            space = !out.is_empty();
+            continue;
+        }
+        if space {
+            out.push(' ');
+            space = false;
+        }
+        if c.is_ascii() {
+            out.push(c.to_ascii_lowercase());
+        } else {
+            out.extend(c.to_lowercase());
+        }
+    }
+    // Every marker starts with a space or a parenthesis: only those positions are tried.
+    let bytes = out.as_bytes();
+    let cut = (0..bytes.len())
+        .find(|&i| {
+            matches!(bytes[i], b' ' | b'(')
+                && TRAILERS
+                    .iter()
+                    .any(|t| bytes[i..].starts_with(t.as_bytes()))
+        })
+        .unwrap_or(bytes.len());
+    out.truncate(cut);
+    let kept = out
         .trim_end_matches(|c: char| c == '.' || c == ',' || c == ';' || c.is_whitespace())
-        .to_owned()
+        .len();
+    out.truncate(kept);
+    out
 }
 
 /// True when a changelog or announcement item carries the commit `subject`: equal once both

@@ -5,6 +5,9 @@
 //! 3. for a packaged binary, the distro tracker, then the package changelog;
 //! 4. the upstream data (ranges, named versions, stable-branch and mainline fixes).
 
+use std::collections::BTreeMap;
+use std::rc::Rc;
+
 use hvguard_core::Snapshot;
 
 use super::distro::{by_distro, Distro, PackageFacts};
@@ -25,13 +28,18 @@ pub struct Prepared<'a> {
     pub semver: Option<Version>,
     /// The canonical version text (`9.0.0-rc0` for QEMU's `8.2.90`).
     pub canonical: Option<String>,
-    /// The owning package, if any.
-    pub package: Option<PackageFacts<'a>>,
+    /// The owning package, if any (shared by the targets of one package).
+    pub package: Option<Rc<PackageFacts<'a>>>,
 }
 
 impl<'a> Prepared<'a> {
-    /// Parses the target's versions and indexes its package's changelog.
-    pub fn new(snapshot: &'a Snapshot, target: Target<'a>) -> Self {
+    /// Parses the target's versions and indexes its package's changelog, once per package:
+    /// `packages` holds the facts of the packages already seen.
+    pub fn new(
+        snapshot: &'a Snapshot,
+        target: Target<'a>,
+        packages: &mut BTreeMap<(&'a str, &'a str), Rc<PackageFacts<'a>>>,
+    ) -> Self {
         let canonical = target
             .version
             .map(|v| target.product.canonical_version(v).into_owned());
@@ -41,7 +49,12 @@ impl<'a> Prepared<'a> {
         let semver = canonical
             .as_deref()
             .and_then(|v| Version::parse(VersionScheme::Semver, v).ok());
-        let package = target.package.map(|p| PackageFacts::new(snapshot, p));
+        let package = target.package.map(|p| {
+            packages
+                .entry((p.name.as_str(), p.source_version.as_str()))
+                .or_insert_with(|| Rc::new(PackageFacts::new(snapshot, p)))
+                .clone()
+        });
         Prepared {
             target,
             upstream,

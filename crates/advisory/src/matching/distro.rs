@@ -2,6 +2,7 @@
 //! the host's release, then the package changelog (CVE ids it names, `Reopens:` it records,
 //! and the fix-commit subjects of upstream stable merges).
 
+use std::cell::OnceCell;
 use std::cmp::Ordering;
 use std::collections::BTreeMap;
 
@@ -73,9 +74,13 @@ pub struct PackageFacts<'a> {
     pub fixed: BTreeMap<&'a str, ChangelogFix<'a>>,
     /// CVE id -> the entry that reopened it last, when no later entry fixed it again.
     pub reopened: BTreeMap<&'a str, &'a ChangelogEntry>,
-    /// Normalised change-item text -> the oldest entry (at or below the installed version)
-    /// listing it, and the item.
-    pub items: BTreeMap<String, (&'a ChangelogEntry, &'a ChangelogItem)>,
+    /// The entries at or below the installed version, oldest first.
+    eligible: Vec<&'a ChangelogEntry>,
+    /// Change items of the eligible entries by their first word in lower case, oldest
+    /// entry first; built on first use (only advisories decided by fix-commit subjects need
+    /// it). Keying by the first word keeps the work per lookup to a handful of items instead
+    /// of normalising the thousands a changelog holds.
+    items: OnceCell<BTreeMap<String, Vec<(&'a ChangelogEntry, &'a ChangelogItem)>>>,
     /// The package whose changelog was read.
     pub changelog_of: Option<&'a str>,
 }
@@ -117,7 +122,8 @@ impl<'a> PackageFacts<'a> {
             installed_error,
             fixed: BTreeMap::new(),
             reopened: BTreeMap::new(),
-            items: BTreeMap::new(),
+            eligible: Vec::new(),
+            items: OnceCell::new(),
             changelog_of: None,
         };
         let (Some(installed), Some((name, entries))) =
@@ -146,14 +152,31 @@ impl<'a> PackageFacts<'a> {
                 facts.fixed.remove(cve.as_str());
                 facts.reopened.insert(cve.as_str(), entry);
             }
-            for item in &entry.items {
-                facts
-                    .items
-                    .entry(crate::subject::normalize(&item.text))
-                    .or_insert((entry, item));
-            }
+            facts.eligible.push(entry);
         }
         facts
+    }
+
+    /// The oldest eligible entry listing the commit whose normalised subject is `subject`.
+    pub fn listing(&self, subject: &str) -> Option<(&'a ChangelogEntry, &'a ChangelogItem)> {
+        let first = subject.split(' ').next()?;
+        let items = self.items.get_or_init(|| {
+            let mut items: BTreeMap<String, Vec<_>> = BTreeMap::new();
+            for entry in &self.eligible {
+                for item in &entry.items {
+                    if let Some(word) = item.text.split_whitespace().next() {
+                        let word: String = word.chars().flat_map(char::to_lowercase).collect();
+                        items.entry(word).or_default().push((*entry, item));
+                    }
+                }
+            }
+            items
+        });
+        items
+            .get(first)?
+            .iter()
+            .find(|(_, item)| crate::subject::same(subject, &item.text))
+            .copied()
     }
 }
 
@@ -203,8 +226,8 @@ fn by_subjects<'a>(
     let mut latest: Option<&'a ChangelogEntry> = None;
     let mut items = Vec::new();
     for subject in &advisory.fix_subjects {
-        let (entry, item) = facts.items.get(&crate::subject::normalize(subject))?;
-        items.push(*item);
+        let (entry, item) = facts.listing(&crate::subject::normalize(subject))?;
+        items.push(item);
         // Entries come from one changelog: a later one has a lower line number.
         if latest.is_none_or(|l| entry.line < l.line) {
             latest = Some(entry);

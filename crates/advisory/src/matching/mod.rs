@@ -314,9 +314,10 @@ pub fn match_snapshot(
 ) -> MatchOutcome {
     let distro = Distro::of(snapshot);
     let reach = ReachModel::from_snapshot(snapshot);
+    let mut packages = BTreeMap::new();
     let prepared: Vec<Prepared<'_>> = targets(snapshot)
         .into_iter()
-        .map(|t| Prepared::new(snapshot, t))
+        .map(|t| Prepared::new(snapshot, t, &mut packages))
         .collect();
     let mut outcome = MatchOutcome::default();
     // Relevance per vulnerable (advisory, binary), for the grouped findings below.

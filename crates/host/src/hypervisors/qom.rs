@@ -19,7 +19,6 @@
 //! built as a module counts as present.
 
 use super::elf;
-use aho_corasick::AhoCorasick;
 use hvguard_core::DeviceInventory;
 use std::collections::BTreeSet;
 use std::io::{self, Read, Seek, SeekFrom};
@@ -174,34 +173,83 @@ pub fn inventory<F: Read + Seek>(
     Ok(out)
 }
 
-/// The automaton over the catalogue's NUL-terminated names, built once per process.
-fn matcher() -> Option<&'static AhoCorasick> {
-    static MATCHER: OnceLock<Option<AhoCorasick>> = OnceLock::new();
-    MATCHER
-        .get_or_init(|| {
-            let patterns: Vec<Vec<u8>> = TYPE_NAMES
-                .iter()
-                .map(|n| {
-                    let mut p = n.as_bytes().to_vec();
-                    p.push(0);
-                    p
-                })
-                .collect();
-            // Building only fails for pattern sets far beyond this catalogue's size.
-            AhoCorasick::new(&patterns).ok()
-        })
-        .as_ref()
+/// The catalogue as a trie of reversed names: walking it backwards from a NUL finds every
+/// name that ends the string there.
+struct ReversedTrie {
+    /// Per node: (byte, child) pairs.
+    children: Vec<Vec<(u8, usize)>>,
+    /// Per node: the catalogue index of the name ending (read backwards) here.
+    name: Vec<Option<usize>>,
+    /// The root's children by byte (0: none): the first step is taken at every NUL.
+    root: [usize; 256],
+}
+
+impl ReversedTrie {
+    fn build() -> Self {
+        let mut trie = ReversedTrie {
+            children: vec![Vec::new()],
+            name: vec![None],
+            root: [0; 256],
+        };
+        for (index, name) in TYPE_NAMES.iter().enumerate() {
+            let mut node = 0;
+            for &b in name.as_bytes().iter().rev() {
+                node = match trie.children[node].iter().find(|(c, _)| *c == b) {
+                    Some(&(_, next)) => next,
+                    None => {
+                        trie.children.push(Vec::new());
+                        trie.name.push(None);
+                        let next = trie.children.len() - 1;
+                        trie.children[node].push((b, next));
+                        next
+                    }
+                };
+            }
+            trie.name[node] = Some(index);
+        }
+        for &(byte, child) in &trie.children[0] {
+            trie.root[usize::from(byte)] = child;
+        }
+        trie
+    }
+}
+
+fn trie() -> &'static ReversedTrie {
+    static TRIE: OnceLock<ReversedTrie> = OnceLock::new();
+    TRIE.get_or_init(ReversedTrie::build)
 }
 
 /// The catalogue names that end a NUL-terminated string in `data`.
+///
+/// Every name ends at a NUL, so only a NUL whose preceding byte ends some name starts a
+/// walk of the reversed-name trie, a few bytes backwards: one linear pass over Debian's
+/// 1.8 MB `.rodata` (a forward multi-pattern search keyed on the NUL byte, which is
+/// everywhere in `.rodata`, is many times slower).
 pub fn names_in(data: &[u8]) -> BTreeSet<&'static str> {
+    let trie = trie();
     let mut found = BTreeSet::new();
-    let Some(matcher) = matcher() else {
-        return found;
-    };
-    for m in matcher.find_overlapping_iter(data) {
-        if let Some(name) = TYPE_NAMES.get(m.pattern().as_usize()) {
-            found.insert(*name);
+    for end in 1..data.len() {
+        if data[end] != 0 {
+            continue;
+        }
+        let mut node = trie.root[usize::from(data[end - 1])];
+        if node == 0 {
+            continue;
+        }
+        let mut at = end - 1;
+        loop {
+            if let Some(name) = trie.name[node].and_then(|i| TYPE_NAMES.get(i)) {
+                found.insert(*name);
+            }
+            if at == 0 {
+                break;
+            }
+            at -= 1;
+            let byte = data[at];
+            match trie.children[node].iter().find(|(c, _)| *c == byte) {
+                Some(&(_, next)) => node = next,
+                None => break,
+            }
         }
     }
     found
@@ -259,6 +307,36 @@ mod tests {
         assert!(found.contains("qxl-vga"));
         assert!(found.contains("tulip"));
         assert!(!found.contains("qxl"));
+    }
+
+    /// The trie walk finds exactly what a plain search for `name\0` finds.
+    #[test]
+    fn matches_a_plain_search() {
+        let mut data = Vec::new();
+        for (i, name) in TYPE_NAMES.iter().enumerate() {
+            match i % 4 {
+                0 => data.extend_from_slice(name.as_bytes()),
+                1 => data.extend_from_slice(format!("hw-{name}").as_bytes()),
+                // Not at the end of a string: must not count.
+                2 => data.extend_from_slice(format!("{name}-x").as_bytes()),
+                _ => data.extend_from_slice(&name.as_bytes()[1..]),
+            }
+            data.push(0);
+            data.extend_from_slice(&[0, 0, 0x7f, b'e']);
+        }
+        let plain: BTreeSet<&str> = TYPE_NAMES
+            .iter()
+            .copied()
+            .filter(|n| {
+                let mut p = n.as_bytes().to_vec();
+                p.push(0);
+                data.windows(p.len()).any(|w| w == p.as_slice())
+            })
+            .collect();
+        assert_eq!(names_in(&data), plain);
+        assert!(!plain.is_empty() && plain.len() < TYPE_NAMES.len());
+        assert!(names_in(b"").is_empty() && names_in(b"\0\0pvrdma").is_empty());
+        assert!(names_in(b"pvrdma\0").contains("pvrdma"));
     }
 
     #[test]
