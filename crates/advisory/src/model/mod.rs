@@ -1,5 +1,6 @@
 //! The advisory model every importer produces and the matcher consumes.
 
+mod assess;
 mod cvss;
 mod distro;
 mod product;
