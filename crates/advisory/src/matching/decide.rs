@@ -1,9 +1,11 @@
 //! The decision for one (advisory, target), in this order (docs/advisory-matching.md):
 //! 1. the advisory's platform (a Windows-only issue does not exist on a Linux host);
-//! 2. the binary's contents (a device whose QEMU type names the binary does not register is
-//!    not built in);
-//! 3. for a packaged binary, the distro tracker, then the package changelog;
-//! 4. the upstream data (ranges, named versions, stable-branch and mainline fixes).
+//! 2. for a packaged binary, the distro tracker's and the package changelog's "fixed" or
+//!    "not affected";
+//! 3. the binary's contents (a device whose QEMU type names the binary does not register is
+//!    not built in), which also overrides a distro "vulnerable" for that binary;
+//! 4. the distro's "vulnerable";
+//! 5. the upstream data (ranges, named versions, stable-branch and mainline fixes).
 
 use std::collections::BTreeMap;
 use std::rc::Rc;
@@ -99,18 +101,37 @@ pub fn decide(
         package: target.package.map(|p| p.name.clone()),
         remediation: String::new(),
     };
+    let by_package = || {
+        prepared
+            .package
+            .as_ref()
+            .and_then(|facts| by_distro(advisory, facts, distro, &base))
+    };
     let mut decision = if let Some(d) = by_platform(advisory, &base) {
         d
-    } else if let Some(d) = by_contents(advisory, target, &base) {
-        d
-    } else if let Some(d) = prepared
-        .package
-        .as_ref()
-        .and_then(|facts| by_distro(advisory, facts, distro, &base))
-    {
-        d
     } else {
-        by_upstream(advisory, prepared, distro, base)
+        // The distro's "fixed" or "not affected" stands first: it is about the package as
+        // shipped. A binary that does not build the device in is not affected even when the
+        // distro still lists the package as vulnerable (a tracker speaks for every binary of
+        // the package, `qemu-system-x86_64-microvm` included).
+        match by_package() {
+            Some(d) if d.status != DecisionStatus::Vulnerable => d,
+            distro_says => match by_contents(advisory, target, &base) {
+                Some(mut d) => {
+                    if let Some(v) = distro_says {
+                        d.evidence.push_str(&format!(
+                            "; the distro data alone says vulnerable ({})",
+                            v.evidence
+                        ));
+                    }
+                    d
+                }
+                None => match distro_says {
+                    Some(d) => d,
+                    None => by_upstream(advisory, prepared, distro, base),
+                },
+            },
+        }
     };
     if matches!(
         decision.status,
