@@ -446,3 +446,64 @@ fn debian_tracker_decides_in_dpkg_order() {
         .collect();
     assert_eq!(ids, vec!["CVE-2024-7730", "CVE-2024-8612"]);
 }
+
+/// A changelog fix stands before device presence (it is about the package as shipped), and a
+/// device the binary does not build in overrides the tracker's "vulnerable" (the tracker
+/// speaks for every binary of the package).
+#[test]
+fn device_presence_sits_between_the_distro_fixes_and_its_vulnerable() {
+    let (_root, mut snap) = collect("intel-problems");
+    let missing = [
+        "virtio-sound-device",
+        "virtio-sound-pci",
+        "virtio-gpu-device",
+    ];
+    let qemu = snap
+        .hypervisors
+        .iter_mut()
+        .find(|h| h.path == Path::new(BINARY))
+        .unwrap();
+    qemu.devices = Some(hvguard_core::DeviceInventory {
+        source: format!(".rodata of {BINARY} (test inventory)"),
+        anchors: vec!["virtio-blk-device".into(), "virtio-net-device".into()],
+        anchors_found: true,
+        present: hvguard_host::hypervisors::qom::TYPE_NAMES
+            .iter()
+            .filter(|n| !missing.contains(n))
+            .map(|n| (*n).to_owned())
+            .collect(),
+        absent: missing.iter().map(|n| (*n).to_owned()).collect(),
+    });
+    let shipped = shipped_snapshot().unwrap();
+    let get = |id: &str| shipped.iter().find(|a| a.id == id).unwrap().clone();
+    let advisories = vec![
+        with_fact(
+            get("CVE-2024-7730"),
+            DistroStatus::Fixed,
+            Some("1:7.2+dfsg-7+deb12u19"),
+        ),
+        // virtio-gpu is one of three components: the other two are built in.
+        get("CVE-2024-3446"),
+    ];
+    let outcome = match_snapshot(&snap, &advisories, &Policy::default(), today());
+    let decision = |id: &str| {
+        outcome
+            .decisions
+            .iter()
+            .find(|d| d.advisory == id && d.binary == Path::new(BINARY))
+            .unwrap()
+    };
+    let snd = decision("CVE-2024-7730");
+    assert_eq!(snd.status, DecisionStatus::NotAffected, "{snd:?}");
+    assert!(matches!(snd.source, DecisionSource::BinaryContents { .. }));
+    assert!(
+        snd.evidence
+            .contains("the distro data alone says vulnerable (debian tracker: fixed in qemu 1:7.2+dfsg-7+deb12u19"),
+        "{}",
+        snd.evidence
+    );
+    let dma = decision("CVE-2024-3446");
+    assert_eq!(dma.status, DecisionStatus::FixedByBackport, "{dma:?}");
+    assert!(matches!(dma.source, DecisionSource::Changelog { .. }));
+    assert!(outcome.findings.is_empty(), "{:?}", outcome.findings);
+}
