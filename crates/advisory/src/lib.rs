@@ -8,15 +8,18 @@
 
 #![forbid(unsafe_code)]
 
+pub mod build;
 mod enrich;
 mod error;
 pub mod fetch;
 pub mod import;
 pub mod matching;
+pub mod merge;
 pub mod model;
 pub mod policy;
 pub mod relevance;
 pub mod store;
+pub mod subject;
 pub mod version;
 
 use std::path::Path;
@@ -25,9 +28,9 @@ pub use enrich::apply_facts;
 pub use error::ImportError;
 pub use import::{detect_format, detect_format_bytes, import_path, FeedFormat, Imported};
 pub use model::{
-    Advisory, AdvisoryKind, Affected, AffectedProduct, ChangelogSource, Cvss, CvssScore,
-    DistroAdvisory, DistroFix, DistroStatus, EpssScore, Event, ExactVersion, KevEntry, Product,
-    Provenance, Range, Ranges,
+    Advisory, AdvisoryKind, Affected, AffectedProduct, Assessment, ChangelogSource, Cvss,
+    CvssScore, DistroAdvisory, DistroFix, DistroStatus, EpssScore, Event, ExactVersion, FixFact,
+    FixKind, KevEntry, Platform, Product, Provenance, Range, Ranges,
 };
 pub use version::{Version, VersionError, VersionScheme};
 

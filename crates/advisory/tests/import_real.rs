@@ -203,7 +203,15 @@ fn nvd_single_cve_objects() {
         1
     );
     assert_eq!(venom.affects(&Product::Qemu, &up("2.3.0")), Affected::Yes);
-    assert_eq!(venom.affects(&Product::Qemu, &up("2.4.0")), Affected::No);
+    // NVD's versionEndIncluding 2.3.0 is where its analysis stopped, not where the bug ended.
+    assert_eq!(
+        venom.affects(&Product::Qemu, &up("2.4.0")),
+        Affected::Unknown
+    );
+    assert!(venom.products[0].ranges.ranges[0]
+        .source
+        .as_deref()
+        .is_some_and(|s| s.contains("versionEndIncluding 2.3.0")));
     assert!(venom.cwe.contains(&"CWE-119".to_string()));
     let fc = by_id(&all, "CVE-2020-27174");
     assert_eq!(
@@ -224,9 +232,10 @@ fn nvd_single_cve_objects() {
         exact.affects(&Product::Firecracker, &up("0.19.0")),
         Affected::Yes
     );
+    // A named version says nothing about the others.
     assert_eq!(
         exact.affects(&Product::Firecracker, &up("0.19.1")),
-        Affected::No
+        Affected::Unknown
     );
     let rc = by_id(&all, "CVE-2023-3180");
     assert_eq!(rc.affects(&Product::Qemu, &up("8.1.0-rc1")), Affected::Yes);
@@ -347,27 +356,39 @@ fn epss_plain_and_gzip() {
 }
 
 #[test]
-fn shipped_snapshot_has_the_151_curated_advisories() {
+fn shipped_snapshot_has_the_curated_advisories_but_the_rejected_one() {
     let snap = shipped_snapshot().unwrap_or_else(|e| panic!("{e}"));
-    assert_eq!(snap.len(), 151);
+    // 151 curated records; CVE-2020-25707 is Rejected by NVD and dropped with a note.
+    assert_eq!(snap.len(), 150);
+    assert!(snap.iter().all(|a| a.id != "CVE-2020-25707"));
     let count = |p: fn(&Product) -> bool| snap.iter().filter(|a| p(&a.products[0].product)).count();
-    assert_eq!(count(|p| *p == Product::Qemu), 127);
+    assert_eq!(count(|p| *p == Product::Qemu), 126);
     assert_eq!(count(|p| *p == Product::Kata), 12);
     assert_eq!(count(|p| *p == Product::Firecracker), 5);
     assert_eq!(count(|p| *p == Product::CloudHypervisor), 3);
     assert_eq!(count(|p| matches!(p, Product::RustVmm(_))), 4);
     assert!(snap.iter().all(|a| a.products.len() == 1));
-    // 21 QEMU records have no range: unknown, never all, never none.
+    // Records with no range, named version or fix: unknown, never all, never none.
     let empty: Vec<_> = snap
         .iter()
         .filter(|a| a.products[0].ranges.is_empty())
         .collect();
-    assert_eq!(empty.len(), 21);
+    assert_eq!(
+        empty.len(),
+        9,
+        "{:?}",
+        empty.iter().map(|a| &a.id).collect::<Vec<_>>()
+    );
     assert!(empty
         .iter()
         .all(|a| a.affects(&a.products[0].product, &up("7.2.22")) == Affected::Unknown));
-    let total_ranges: usize = snap.iter().map(|a| a.products[0].ranges.ranges.len()).sum();
-    assert_eq!(total_ranges, 118 + 2 * 9 + 3 * 3);
+    // Every range, named version and fix says where it came from.
+    for a in &snap {
+        let r = &a.products[0].ranges;
+        assert!(r.ranges.iter().all(|x| x.source.is_some()), "{}", a.id);
+        assert!(r.versions.iter().all(|x| x.source.is_some()), "{}", a.id);
+        assert!(r.fixes.iter().all(|x| !x.source.is_empty()), "{}", a.id);
+    }
     let kata = by_id(&snap, "CVE-2020-2023");
     assert_eq!(kata.affects(&Product::Kata, &up("1.10.4")), Affected::Yes);
     assert_eq!(kata.affects(&Product::Kata, &up("3.20.0")), Affected::No);
@@ -383,8 +404,15 @@ fn shipped_snapshot_has_the_151_curated_advisories() {
     let first = by_id(&snap, "CVE-2018-19665");
     assert_eq!(first.cvss.score(), Some(5.7));
     assert_eq!(first.affects(&Product::Qemu, &up("3.0.1")), Affected::Yes);
-    assert_eq!(first.affects(&Product::Qemu, &up("3.1.0")), Affected::No);
-    // The shared copy and the shipped copy are the same data, importable like any feed.
+    assert_eq!(
+        first.affects(&Product::Qemu, &up("3.1.0-rc0")),
+        Affected::Yes
+    );
+    assert_eq!(
+        first.affects(&Product::Qemu, &up("3.1.0")),
+        Affected::Unknown
+    );
+    // The shipped file reads back the same through the importer, like any feed.
     let path =
         std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("data/hypervisor-advisories.json");
     assert_eq!(detect_format(&path).ok(), Some(FeedFormat::Snapshot));
@@ -432,4 +460,88 @@ fn feed_facts_join_the_shipped_snapshot_by_cve_id() {
     assert_eq!(by_id(&snap, "CVE-2023-3180").distro.len(), 1);
     let distinct: BTreeSet<&str> = scored.iter().copied().chain(["CVE-2023-3180"]).collect();
     assert_eq!(touched, distinct.len());
+}
+
+/// A folder holding a feed and a JSON file that is none (the KEV catalogue's JSON Schema,
+/// which names `catalogVersion` and `vulnerabilities` one level down): the feed is imported
+/// and the other file skipped and named; named on its own, that file is an error.
+#[test]
+fn folders_skip_and_name_what_is_no_feed() {
+    let schema = fixture("mixed/cisa-kev-schema.json");
+    assert_eq!(detect_format(&schema).ok(), None);
+    let err = import::import_path(&schema).unwrap_err();
+    assert!(err.to_string().contains("cisa-kev-schema.json"), "{err}");
+    let imported = import::import_path(&fixture("mixed")).unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(imported.advisories.len(), 1);
+    assert_eq!(imported.skipped.len(), 1);
+    assert_eq!(imported.skipped[0].0, schema);
+    assert!(
+        imported.skipped[0].1.contains("JSON"),
+        "{}",
+        imported.skipped[0].1
+    );
+    // The real catalogue next to it is still recognised.
+    assert_eq!(detect_format(&files("kev")[0]).ok(), Some(FeedFormat::Kev));
+}
+
+/// A feed cut short loses the keys that would name it; in a folder it stops the import
+/// with its name and position instead of joining the skipped files. A CVE 5 record whose
+/// `cveMetadata` comes after a long `containers` object is still recognised by its `cna`.
+#[test]
+fn a_cut_short_json_file_in_a_folder_is_an_error_not_a_skip() {
+    let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+    let real =
+        std::fs::read(fixture("cvelistV5/CVE-2015-3456.json")).unwrap_or_else(|e| panic!("{e}"));
+    let head = &real[..real.len() / 2];
+    assert!(!head.windows(11).any(|w| w == b"cveMetadata"));
+    assert_eq!(
+        import::detect_format_bytes(head),
+        Some(FeedFormat::Cve5),
+        "recognised by containers.cna"
+    );
+    let unknown = dir.path().join("cut.json");
+    std::fs::write(&unknown, b"{\"items\": [1, 2, {\"a\": ").unwrap_or_else(|e| panic!("{e}"));
+    let err = import::import_path(dir.path()).unwrap_err().to_string();
+    assert!(err.contains("cut.json"), "{err}");
+    std::fs::write(&unknown, b"{\"items\": [1, 2]}").unwrap_or_else(|e| panic!("{e}"));
+    let imported = import::import_path(dir.path()).unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(imported.skipped.len(), 1);
+}
+
+/// NVD's exclusive start and a limit survive a write and a read of the snapshot: the start
+/// version itself stays unaffected, and the limit is not turned into a fix.
+#[test]
+fn snapshot_keeps_exclusive_starts_and_limits() {
+    use hvguard_advisory::{AffectedProduct, Range, Ranges};
+    let mut adv = Advisory::new("CVE-2099-0001");
+    adv.components = vec!["virtio-net".into()];
+    adv.products.push(AffectedProduct {
+        product: Product::Qemu,
+        package: None,
+        ranges: Ranges {
+            ranges: vec![Range {
+                scheme: VersionScheme::Upstream,
+                events: vec![
+                    Event::IntroducedAfter("8.0.0".into()),
+                    Event::Limit("9.0.0".into()),
+                ],
+                source: Some("NVD CPE versionStartExcluding 8.0.0".into()),
+            }],
+            ..Ranges::default()
+        },
+    });
+    let text = import::write_snapshot(&[adv], &[], None).unwrap_or_else(|e| panic!("{e}"));
+    assert!(text.contains("\"introduced_after\": \"8.0.0\""), "{text}");
+    let back = import::parse_snapshot(std::path::Path::new("mem.json"), text.as_bytes())
+        .unwrap_or_else(|e| panic!("{e}"));
+    let ranges = &back[0].products[0].ranges;
+    assert_eq!(
+        ranges.ranges[0].events,
+        vec![
+            Event::IntroducedAfter("8.0.0".into()),
+            Event::Limit("9.0.0".into())
+        ]
+    );
+    assert_eq!(ranges.affects(&up("8.0.0")), Affected::No);
+    assert_eq!(ranges.affects(&up("8.1.0")), Affected::Yes);
 }

@@ -45,6 +45,7 @@ fn snapshot() -> hvguard_core::Snapshot {
         parent_dirs: vec![],
         version_note: None,
         used_by: Vec::new(),
+        devices: None,
     });
     snap.changelogs =
         hvguard_host::packages::changelog::collect(&root, &snap.packages, &snap.hypervisors)
@@ -71,7 +72,9 @@ fn newer_changelog_evidence_makes_the_installed_package_vulnerable() {
     let snapshot = snapshot();
     let today = jiff::civil::date(2026, 11, 27);
     let mut advisories = shipped_snapshot().unwrap();
-    // CVE-2023-0664 has an upstream range (fixed in 8.0.0); CVE-2099-0001 is known nowhere.
+    // CVE-2026-3842's upstream range says 7.2.22 is vulnerable, CVE-2023-1386 has no upstream
+    // range at all (unknown), and CVE-2099-0001 is known nowhere. (CVE-2023-0664, which this
+    // test used before advisories named their binaries, concerns qemu-ga only.)
     let before = match_snapshot(&snapshot, &advisories, &Policy::default(), today);
     let decided = |o: &hvguard_advisory::matching::MatchOutcome, id: &str| {
         o.decisions
@@ -82,11 +85,15 @@ fn newer_changelog_evidence_makes_the_installed_package_vulnerable() {
     assert!(decided(&before, "CVE-2099-0001").is_none());
     let added = apply_changelog_evidence(
         &mut advisories,
-        &[evidence("CVE-2099-0001"), evidence("CVE-2023-0664")],
+        &[
+            evidence("CVE-2099-0001"),
+            evidence("CVE-2026-3842"),
+            evidence("CVE-2023-1386"),
+        ],
     );
     assert_eq!(added, 1);
     let after = match_snapshot(&snapshot, &advisories, &Policy::default(), today);
-    for id in ["CVE-2099-0001", "CVE-2023-0664"] {
+    for id in ["CVE-2099-0001", "CVE-2026-3842", "CVE-2023-1386"] {
         let d = decided(&after, id).unwrap();
         assert_eq!(d.status, DecisionStatus::Vulnerable, "{d:?}");
         assert!(
@@ -116,7 +123,7 @@ fn newer_changelog_evidence_makes_the_installed_package_vulnerable() {
     let mut tracked = shipped_snapshot().unwrap();
     let adv = tracked
         .iter_mut()
-        .find(|a| a.id == "CVE-2023-0664")
+        .find(|a| a.id == "CVE-2026-3842")
         .unwrap();
     adv.distro.push(DistroFix {
         distro: "debian".into(),
@@ -127,12 +134,68 @@ fn newer_changelog_evidence_makes_the_installed_package_vulnerable() {
         urgency: None,
         changelog: None,
     });
-    apply_changelog_evidence(&mut tracked, &[evidence("CVE-2023-0664")]);
+    apply_changelog_evidence(&mut tracked, &[evidence("CVE-2026-3842")]);
     let o = match_snapshot(&snapshot, &tracked, &Policy::default(), today);
     assert_eq!(
-        decided(&o, "CVE-2023-0664").unwrap().status,
+        decided(&o, "CVE-2026-3842").unwrap().status,
         DecisionStatus::NotAffected
     );
+}
+
+/// The candidate's changelog is distro data: a device the binary does not build in still
+/// makes it not affected (the changelog speaks for every binary of the package), and an
+/// advisory about another binary of the source (qemu-ga) is not judged on the emulator.
+#[test]
+fn device_presence_and_binaries_still_decide_over_candidate_evidence() {
+    let mut snapshot = snapshot();
+    let mut advisories = shipped_snapshot().unwrap();
+    let sound = advisories.iter().find(|a| a.id == "CVE-2024-7730").unwrap();
+    let names = hvguard_advisory::matching::device_names(sound)
+        .into_iter()
+        .map(str::to_owned)
+        .collect::<std::collections::BTreeSet<String>>();
+    assert!(!names.is_empty());
+    let qemu = snapshot
+        .hypervisors
+        .iter_mut()
+        .find(|h| h.path == std::path::Path::new(BINARY))
+        .unwrap();
+    qemu.devices = Some(hvguard_core::DeviceInventory {
+        source: format!(".rodata of {BINARY}"),
+        anchors: vec!["virtio-blk-device".into(), "virtio-net-device".into()],
+        anchors_found: true,
+        present: Default::default(),
+        absent: names,
+    });
+    apply_changelog_evidence(
+        &mut advisories,
+        &[evidence("CVE-2024-7730"), evidence("CVE-2023-0664")],
+    );
+    let o = match_snapshot(
+        &snapshot,
+        &advisories,
+        &Policy::default(),
+        jiff::civil::date(2026, 11, 27),
+    );
+    let on_emulator = |id: &str| {
+        o.decisions
+            .iter()
+            .find(|d| d.advisory == id && d.binary == std::path::Path::new(BINARY))
+    };
+    let d = on_emulator("CVE-2024-7730").unwrap();
+    assert_eq!(d.status, DecisionStatus::NotAffected, "{d:?}");
+    assert!(
+        matches!(d.source, DecisionSource::BinaryContents { .. }),
+        "{d:?}"
+    );
+    assert!(
+        d.evidence.contains("the distro data alone says vulnerable")
+            && d.evidence
+                .contains("the version the package manager offers"),
+        "{}",
+        d.evidence
+    );
+    assert!(on_emulator("CVE-2023-0664").is_none());
 }
 
 #[test]

@@ -8,7 +8,7 @@ use std::path::{Path, PathBuf};
 
 use hvguard_advisory::matching::match_snapshot;
 use hvguard_advisory::policy::Policy;
-use hvguard_advisory::relevance::{Reach, ReachModel, KNOWN_COMPONENTS};
+use hvguard_advisory::relevance::{taxonomy, Reach, ReachModel};
 use hvguard_advisory::{shipped_snapshot, Advisory, KevEntry, Product};
 use hvguard_core::{ConfigValue, Finding, HostRoot, KataConfig, Severity, Snapshot};
 
@@ -65,6 +65,13 @@ fn snapshot(configs: Vec<KataConfig>, version: &str) -> Snapshot {
     }
     snap.kata = configs;
     snap
+}
+
+/// An advisory naming only `components`.
+fn tagged(components: &[&str]) -> Advisory {
+    let mut a = Advisory::new("TEST-1");
+    a.components = components.iter().map(|c| (*c).to_owned()).collect();
+    a
 }
 
 fn advisory(id: &str) -> Advisory {
@@ -146,7 +153,7 @@ fn no_kata_config_means_unknown_and_not_lowered() {
 #[test]
 fn shared_fs_decides_9p_and_virtiofsd() {
     let model = ReachModel::from_snapshot(&snapshot(kata_deploy_configs(), "5.0.0"));
-    let nine_p = model.assess(&Product::Qemu, &[], Some("9p"), None);
+    let nine_p = model.assess(&Product::Qemu, &[], &tagged(&["9p"]));
     assert_eq!(nine_p.reach, Reach::NotReachable);
     assert!(
         nine_p.reason.contains("shared_fs = virtio-fs"),
@@ -157,29 +164,35 @@ fn shared_fs_decides_9p_and_virtiofsd() {
     set_qemu(&mut configs, "shared_fs", "virtio-9p");
     let model = ReachModel::from_snapshot(&snapshot(configs, "5.0.0"));
     assert_eq!(
-        model.assess(&Product::Qemu, &[], Some("9p"), None).reach,
+        model.assess(&Product::Qemu, &[], &tagged(&["9p"])).reach,
         Reach::Reachable
     );
     assert_eq!(
         model
-            .assess(&Product::Qemu, &[], Some("qemu-img"), None)
+            .assess(&Product::Qemu, &[], &tagged(&["qemu-img"]))
             .reach,
         Reach::NotReachable
     );
     assert_eq!(
-        model.assess(&Product::Qemu, &[], Some("other"), None).reach,
+        model.assess(&Product::Qemu, &[], &tagged(&["other"])).reach,
         Reach::Unknown
     );
 }
 
 #[test]
-fn every_curated_component_is_mapped() {
+fn every_shipped_component_is_in_the_taxonomy() {
     for adv in shipped_snapshot().unwrap() {
-        let c = adv.component.as_deref().unwrap_or("other");
-        assert!(
-            c == "other" || KNOWN_COMPONENTS.contains(&c),
-            "{}: component {c} has no reachability rule",
-            adv.id
+        assert!(!adv.components.is_empty(), "{} names no component", adv.id);
+        for c in &adv.components {
+            assert!(
+                taxonomy::spec(c).is_some(),
+                "{}: component {c} is not in the taxonomy",
+                adv.id
+            );
+        }
+        assert_eq!(
+            adv.component.as_deref(),
+            adv.components.first().map(String::as_str)
         );
     }
 }
@@ -239,13 +252,117 @@ fn accepted_until_expiry_then_back() {
 
 #[test]
 fn a_qemu_guest_agent_cve_is_lowered_even_without_a_kata_config() {
-    use hvguard_advisory::relevance::{Reach, ReachModel};
-    use hvguard_advisory::Product;
     // No Kata configuration at all: device reachability is unknown, but qemu-ga is never
     // part of the host's qemu-system binary.
     let model = ReachModel::default();
-    let relevance = model.assess(&Product::Qemu, &[], Some("agent"), None);
+    let relevance = model.assess(&Product::Qemu, &[], &tagged(&["guest-agent"]));
     assert_eq!(relevance.reach, Reach::NotReachable, "{}", relevance.reason);
-    let virtio = model.assess(&Product::Qemu, &[], Some("virtio-net"), None);
+    let virtio = model.assess(&Product::Qemu, &[], &tagged(&["virtio-net"]));
     assert_eq!(virtio.reach, Reach::Unknown, "{}", virtio.reason);
+}
+
+fn rendered(rel: &str) -> KataConfig {
+    let path = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("../../tests/fixtures/kata/rendered")
+        .join(rel);
+    hvguard_kata::load_explicit(&[path])
+        .unwrap()
+        .into_iter()
+        .next()
+        .unwrap()
+}
+
+fn model(configs: Vec<KataConfig>) -> ReachModel {
+    ReachModel::from_snapshot(&snapshot(configs, "8.2.0"))
+}
+
+/// runtime-rs names Cloud Hypervisor's table `[hypervisor.cloud-hypervisor]`: its
+/// advisories are judged there instead of staying "unknown (not lowered)".
+#[test]
+fn cloud_hypervisor_advisories_are_judged_on_runtime_rs_configs() {
+    let config = rendered("3.20.0/runtime-rs/configuration-cloud-hypervisor.toml");
+    assert!(config
+        .values
+        .keys()
+        .any(|k| k.starts_with("hypervisor.cloud-hypervisor.")));
+    let clh =
+        model(vec![config]).assess(&Product::CloudHypervisor, &[], &advisory("CVE-2026-27211"));
+    assert_eq!(clh.reach, Reach::Reachable, "{}", clh.reason);
+}
+
+/// Kata advisories about one hypervisor (CVE-2026-24834: Cloud Hypervisor's pmem) are not
+/// reachable from QEMU-only configurations.
+#[test]
+fn kata_advisories_are_scoped_to_their_hypervisor() {
+    let adv = advisory("CVE-2026-24834");
+    assert_eq!(
+        adv.hypervisors,
+        vec![hvguard_core::HypervisorKind::CloudHypervisor]
+    );
+    let qemu_only = model(vec![rendered("3.20.0/runtime-go/configuration-qemu.toml")]);
+    let r = qemu_only.assess(&Product::Kata, &[], &adv);
+    assert_eq!(r.reach, Reach::NotReachable, "{}", r.reason);
+    assert!(r.reason.contains("cloud-hypervisor"), "{}", r.reason);
+    let with_clh = model(vec![
+        rendered("3.20.0/runtime-go/configuration-qemu.toml"),
+        rendered("3.20.0/runtime-go/configuration-clh.toml"),
+    ]);
+    assert_eq!(
+        with_clh.assess(&Product::Kata, &[], &adv).reach,
+        Reach::Reachable
+    );
+}
+
+/// Kata's device model: the virtio-serial console is always there (CVE-2024-3446 names it);
+/// an unset block_device_driver is virtio-scsi on the Go runtime; SR-IOV emulation and the
+/// ACPI ERST device are never attached; pvpanic follows guest_memory_dump_path.
+#[test]
+fn kata_device_model() {
+    let q35 = model(kata_deploy_configs());
+    let serial = q35.assess(&Product::Qemu, &[], &advisory("CVE-2024-3446"));
+    assert_eq!(serial.reach, Reach::Reachable, "{}", serial.reason);
+    assert!(serial.reason.contains("virtio-serial"), "{}", serial.reason);
+    for id in ["CVE-2024-26327", "CVE-2022-4172"] {
+        let r = q35.assess(&Product::Qemu, &[], &advisory(id));
+        assert_eq!(r.reach, Reach::NotReachable, "{id}: {}", r.reason);
+    }
+    // The Go runtime's default block driver is virtio-scsi: scsi-disk is reachable when the
+    // key is not set at all.
+    let mut unset = kata_deploy_configs();
+    for c in &mut unset {
+        c.values.retain(|k, _| !k.ends_with(".block_device_driver"));
+    }
+    let scsi = model(unset).assess(&Product::Qemu, &[], &advisory("CVE-2023-42467"));
+    assert_eq!(scsi.reach, Reach::Reachable, "{}", scsi.reason);
+    assert!(
+        scsi.reason.contains("Go runtime's default is virtio-scsi"),
+        "{}",
+        scsi.reason
+    );
+    let mut blk = kata_deploy_configs();
+    set_qemu(&mut blk, "block_device_driver", "virtio-blk");
+    let not_scsi = model(blk).assess(&Product::Qemu, &[], &advisory("CVE-2023-42467"));
+    assert_eq!(not_scsi.reach, Reach::NotReachable, "{}", not_scsi.reason);
+    let pvpanic = tagged(&["pvpanic"]);
+    assert_eq!(
+        q35.assess(&Product::Qemu, &[], &pvpanic).reach,
+        Reach::NotReachable
+    );
+    let mut dump = kata_deploy_configs();
+    set_qemu(&mut dump, "guest_memory_dump_path", "/var/crash/kata");
+    assert_eq!(
+        model(dump).assess(&Product::Qemu, &[], &pvpanic).reach,
+        Reach::Reachable
+    );
+    // One reachable component is enough; all must be unreachable to lower.
+    let mixed = tagged(&["usb", "virtio-net"]);
+    assert_eq!(
+        q35.assess(&Product::Qemu, &[], &mixed).reach,
+        Reach::Reachable
+    );
+    let none = tagged(&["usb", "vga"]);
+    assert_eq!(
+        q35.assess(&Product::Qemu, &[], &none).reach,
+        Reach::NotReachable
+    );
 }

@@ -5,10 +5,12 @@
 
 use std::path::{Path, PathBuf};
 
-use hvguard_advisory::matching::{match_snapshot, DecisionSource, DecisionStatus};
+use hvguard_advisory::matching::{
+    concerned_binaries, match_snapshot, DecisionSource, DecisionStatus,
+};
 use hvguard_advisory::policy::Policy;
 use hvguard_advisory::{shipped_snapshot, Affected, Product, Version, VersionScheme};
-use hvguard_core::{HostRoot, Snapshot};
+use hvguard_core::{HostRoot, HypervisorKind, Snapshot};
 
 fn collect(name: &str) -> Snapshot {
     let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
@@ -36,17 +38,23 @@ fn static_qemu_is_judged_by_upstream_ranges() {
     let advisories = shipped_snapshot().unwrap();
     let outcome = match_snapshot(&snap, &advisories, &Policy::default(), today());
     let parsed = Version::parse(VersionScheme::Upstream, &version).unwrap();
+    let semver = Version::parse(VersionScheme::Semver, &version).unwrap();
     let mut vulnerable = 0;
     for adv in advisories
         .iter()
         .filter(|a| a.products.iter().any(|p| p.product == Product::Qemu))
+        .filter(|a| concerned_binaries(a, &Product::Qemu).contains(&HypervisorKind::Qemu))
     {
         let d = outcome
             .decisions
             .iter()
             .find(|d| d.advisory == adv.id && d.binary == qemu_path)
             .unwrap();
-        let expected = match adv.affects(&Product::Qemu, &parsed) {
+        let verdict = match adv.affects(&Product::Qemu, &parsed) {
+            Affected::Unknown => adv.affects(&Product::Qemu, &semver),
+            decided => decided,
+        };
+        let expected = match verdict {
             Affected::Yes => DecisionStatus::Vulnerable,
             Affected::No => DecisionStatus::NotAffected,
             Affected::Unknown => DecisionStatus::Unknown,
@@ -96,7 +104,7 @@ fn empty_range_is_an_unknown_decision_never_a_finding() {
                 .any(|p| p.product == Product::Qemu && p.ranges.is_empty())
         })
         .collect();
-    assert!(empty.len() >= 10, "{}", empty.len());
+    assert!(empty.len() >= 5, "{}", empty.len());
     let outcome = match_snapshot(&snap, &advisories, &Policy::default(), today());
     for adv in empty {
         let d = outcome
@@ -111,7 +119,7 @@ fn empty_range_is_an_unknown_decision_never_a_finding() {
             .iter()
             .all(|f| f.advisory.as_ref().unwrap().id != adv.id));
     }
-    assert!(outcome.unknown().count() >= 10);
+    assert!(outcome.unknown().count() >= 5);
     assert_eq!(
         outcome.counts().get(&DecisionStatus::Unknown).copied(),
         Some(outcome.unknown().count())

@@ -52,10 +52,8 @@ impl Emitter {
 
     /// Records that `meta`'s check could not decide, and why.
     pub fn unknown(&mut self, meta: &RuleMeta, reason: impl Into<String>) {
-        self.unknown.push(UnknownCheck {
-            rule: meta.rule_id(),
-            reason: reason.into(),
-        });
+        self.unknown
+            .push(UnknownCheck::new(meta.rule_id(), reason.into()));
     }
 
     /// For findings produced outside the catalogue (the advisory matcher).
@@ -64,9 +62,6 @@ impl Emitter {
     }
 
     pub fn push_unknown(&mut self, rule: RuleId, reason: impl Into<String>) {
-        self.unknown.push(UnknownCheck {
-            rule,
-            reason: reason.into(),
-        });
+        self.unknown.push(UnknownCheck::new(rule, reason.into()));
     }
 }

@@ -112,6 +112,10 @@ pub struct ScanArgs {
     /// snapshot or report written by hvguard).
     #[arg(long, value_name = "FILE", num_args = 0..=1)]
     pub baseline: Option<Option<PathBuf>>,
+    /// List every advisory that could not be judged, with its reason (text format; by
+    /// default one line per package).
+    #[arg(long, short = 'v')]
+    pub verbose: bool,
 }
 
 /// Where advisories and accepted risks come from (`scan`, `advisories`).

@@ -12,9 +12,20 @@ use std::io::{IsTerminal, Write};
 const DOCS_BASE: &str = "https://github.com/hvguard/hvguard/blob/main/docs/rules/";
 
 pub fn render(report: &Report, format: Format, color: ColorChoice) -> String {
+    render_with(report, format, color, false)
+}
+
+/// Like [`render`]; `verbose` lists every unknown advisory in the text report.
+pub fn render_with(report: &Report, format: Format, color: ColorChoice, verbose: bool) -> String {
     match format {
         // The text renderer escapes each host-supplied field itself (its colours are ours).
-        Format::Text => render_text(report, text_style(color)),
+        Format::Text => render_text(
+            report,
+            TextStyle {
+                verbose,
+                ..text_style(color)
+            },
+        ),
         Format::Json => escape_json(&render_json(report)).into_owned(),
         Format::Sarif => escape_json(&render_sarif(report, &sarif_rules(), DOCS_BASE)).into_owned(),
         // Without scan's context (policy, broken inputs): the report's own metrics only.
@@ -37,7 +48,10 @@ pub fn text_style(color: ColorChoice) -> TextStyle {
                 && std::io::stdout().is_terminal()
         }
     };
-    TextStyle { colour }
+    TextStyle {
+        colour,
+        verbose: false,
+    }
 }
 
 fn sarif_rules() -> Vec<SarifRule> {

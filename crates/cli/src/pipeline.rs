@@ -197,17 +197,12 @@ pub fn evaluate(snapshot: &Snapshot, advisories: &AdvisoryInput, generated_at: S
         advisories.today,
     );
     let mut unknown = evaluation.unknown;
-    unknown.extend(matched.unknown().filter_map(|d| {
-        Some(hvguard_core::UnknownCheck {
-            rule: hvguard_core::RuleId::new(hvguard_advisory::matching::RULE_ID).ok()?,
-            reason: format!("{} on {}: {}", d.advisory, d.binary.display(), d.evidence),
-        })
-    }));
+    unknown.extend(matched.unknown_checks());
     unknown.extend(matched.unknown_facts.iter().filter_map(|reason| {
-        Some(hvguard_core::UnknownCheck {
-            rule: hvguard_core::RuleId::new(hvguard_advisory::matching::RULE_ID).ok()?,
-            reason: reason.clone(),
-        })
+        Some(hvguard_core::UnknownCheck::new(
+            hvguard_core::RuleId::new(hvguard_advisory::matching::RULE_ID).ok()?,
+            reason.clone(),
+        ))
     }));
     let mut findings = evaluation.findings;
     findings.extend(matched.findings);

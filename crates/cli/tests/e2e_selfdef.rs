@@ -385,6 +385,18 @@ fn item7_an_unreadable_kata_version_keeps_every_kata_advisory_as_unknown() {
             let entry = entry.unwrap_or_else(|| panic!("{broken}: {id} vanished: {unknown:#?}"));
             assert!(entry.contains("the Kata release is unknown"), "{entry}");
             assert!(entry.contains("/opt/kata/VERSION"), "{entry}");
+            // The grouped unknown carries the structured advisory too.
+            let structured = report["unknown"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .find(|u| u["advisory"]["id"] == id.as_str())
+                .unwrap_or_else(|| panic!("{broken}: {id} has no structured unknown"));
+            assert_eq!(
+                structured["advisory"]["binaries"],
+                serde_json::json!(["/opt/kata/VERSION"]),
+                "{structured}"
+            );
         }
     }
 }

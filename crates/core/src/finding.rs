@@ -58,4 +58,10 @@ pub struct AdvisoryRef {
     pub status: AdvisoryStatus,
     pub relevance: String,
     pub component: String,
+    /// Every component the advisory names (`component` is the first).
+    #[serde(default)]
+    pub components: Vec<String>,
+    /// Every binary of the package with this verdict (the location names the first).
+    #[serde(default)]
+    pub binaries: Vec<std::path::PathBuf>,
 }

@@ -126,3 +126,109 @@ impl ContainerdRuntime {
         self.readings.is_empty() || self.readings.iter().any(|r| in_play.contains(r))
     }
 }
+
+/// A Kata setting spelt differently by the two runtimes, or accepting an alias. This is the
+/// one table of spellings: the loader maps runtime-rs spellings onto the canonical (Go) key,
+/// and the rules look every spelling up.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct KeySpelling {
+    /// The dotted prefix of the sections holding the key (`hypervisor.`).
+    pub section: &'static str,
+    /// The Go runtime's spelling, under which merged values are stored.
+    pub canonical: &'static str,
+    /// runtime-rs's spelling; equal to `canonical` when both runtimes agree.
+    pub runtime_rs: &'static str,
+    /// Further spellings runtime-rs accepts as serde aliases. They are not mapped by the
+    /// loader: runtime-rs refuses a table holding both an alias and its field, so a fix must
+    /// edit the spelling the file uses.
+    pub aliases: &'static [&'static str],
+}
+
+/// Verified against the rendered runtime-rs configurations of Kata 3.20.0 and main and
+/// `src/libs/kata-types/src/config/hypervisor/mod.rs` (`SecurityInfo::seccomp_sandbox`,
+/// `DebugInfo::extra_monitor_socket` with its `dbg_monitor_socket` alias). Pairs whose units
+/// differ (`dial_timeout` seconds vs `dial_timeout_ms`) are deliberately absent: a rule
+/// comparing numbers must know which unit it reads.
+pub const KEY_SPELLINGS: &[KeySpelling] = &[
+    KeySpelling {
+        section: "hypervisor.",
+        canonical: "seccompsandbox",
+        runtime_rs: "seccomp_sandbox",
+        aliases: &[],
+    },
+    KeySpelling {
+        section: "hypervisor.",
+        canonical: "extra_monitor_socket",
+        runtime_rs: "extra_monitor_socket",
+        aliases: &["dbg_monitor_socket"],
+    },
+];
+
+/// Whether the hypervisor option `option` (the leaf of `hypervisor.<name>.<option>`) set to
+/// `value` enables VFIO device passthrough. The one definition every rule and the advisory
+/// relevance model use: `hot_plug_vfio` / `cold_plug_vfio` naming a port type other than
+/// `no-port` (compared without case or surrounding blanks, as Kata's parser does; an empty
+/// string is the unset default), or the legacy boolean `hotplug_vfio_on_root_bus = true`.
+pub fn enables_vfio(option: &str, value: &ConfigValue) -> bool {
+    match option {
+        "hot_plug_vfio" | "cold_plug_vfio" => value.as_str().is_some_and(|v| {
+            let v = v.trim();
+            !v.is_empty() && !v.eq_ignore_ascii_case("no-port")
+        }),
+        "hotplug_vfio_on_root_bus" => value.as_bool() == Some(true),
+        _ => false,
+    }
+}
+
+/// The hypervisor a `[hypervisor.<section>]` table configures. runtime-rs names Cloud
+/// Hypervisor's table `cloud-hypervisor` where the Go runtime says `clh`; `remote` (peer
+/// pods) runs no local VMM and maps to nothing.
+pub fn hypervisor_of_section(section: &str) -> Option<crate::HypervisorKind> {
+    use crate::HypervisorKind;
+    Some(match section {
+        "qemu" => HypervisorKind::Qemu,
+        "firecracker" => HypervisorKind::Firecracker,
+        "clh" | "cloud-hypervisor" => HypervisorKind::CloudHypervisor,
+        "dragonball" => HypervisorKind::Dragonball,
+        "stratovirt" => HypervisorKind::StratoVirt,
+        _ => return None,
+    })
+}
+
+#[cfg(test)]
+mod shared_knowledge_tests {
+    use super::*;
+    use crate::HypervisorKind;
+
+    #[test]
+    fn vfio_is_enabled_by_port_types_in_any_case() {
+        let s = |v: &str| ConfigValue::String(v.into());
+        assert!(enables_vfio("cold_plug_vfio", &s("root-port")));
+        assert!(enables_vfio("hot_plug_vfio", &s(" bridge-port ")));
+        assert!(!enables_vfio("hot_plug_vfio", &s("no-port")));
+        assert!(!enables_vfio("hot_plug_vfio", &s("No-Port")));
+        assert!(!enables_vfio("cold_plug_vfio", &s("  ")));
+        assert!(enables_vfio(
+            "hotplug_vfio_on_root_bus",
+            &ConfigValue::Bool(true)
+        ));
+        assert!(!enables_vfio(
+            "hotplug_vfio_on_root_bus",
+            &ConfigValue::Bool(false)
+        ));
+        assert!(!enables_vfio("enable_iommu", &ConfigValue::Bool(true)));
+    }
+
+    #[test]
+    fn both_cloud_hypervisor_section_names() {
+        assert_eq!(
+            hypervisor_of_section("clh"),
+            Some(HypervisorKind::CloudHypervisor)
+        );
+        assert_eq!(
+            hypervisor_of_section("cloud-hypervisor"),
+            Some(HypervisorKind::CloudHypervisor)
+        );
+        assert_eq!(hypervisor_of_section("remote"), None);
+    }
+}

@@ -4,6 +4,7 @@
 //! `Report`) and the one door to the disk (`HostRoot`) live here, so that the crates which
 //! collect, evaluate and render agree on one vocabulary and never on strings.
 
+pub mod changelog;
 pub mod containerd_model;
 pub mod drift;
 pub mod escape;
@@ -22,6 +23,7 @@ pub mod rule;
 pub mod severity;
 pub mod snapshot;
 pub mod tally;
+pub mod version;
 
 pub use containerd_model::{
     describe_readings, readings_in_play, ContainerdBinary, ContainerdSemantics,
@@ -38,9 +40,10 @@ pub use integrity::{
 };
 pub use probe::Probe;
 pub use processes::{processes_not_collected, VmmProcess};
-pub use report::{Report, ReportHost, Summary, UnknownCheck, REPORT_SCHEMA};
+pub use report::{Report, ReportHost, Summary, UnknownAdvisory, UnknownCheck, REPORT_SCHEMA};
 pub use root::{EntryKind, HostRoot, Resolution, RootDir, RootError};
 pub use rule::{RuleId, RuleIdError};
 pub use severity::{Severity, SeverityParseError};
 pub use snapshot::*;
 pub use tally::{ReportTally, STALE_PROCESS_RULE};
+pub use version::{Version, VersionError, VersionScheme};

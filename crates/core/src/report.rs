@@ -61,6 +61,37 @@ impl Summary {
 pub struct UnknownCheck {
     pub rule: RuleId,
     pub reason: String,
+    /// For `advisory.vulnerable`: the advisory that could not be judged, structured; `null`
+    /// for other rules (report fields are never omitted).
+    #[serde(default)]
+    pub advisory: Option<UnknownAdvisory>,
+}
+
+impl UnknownCheck {
+    /// An unknown check of `rule` with a reason and nothing else.
+    pub fn new(rule: RuleId, reason: impl Into<String>) -> Self {
+        UnknownCheck {
+            rule,
+            reason: reason.into(),
+            advisory: None,
+        }
+    }
+}
+
+/// An advisory the matcher could not judge for some binaries (no range, an unknown version).
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
+pub struct UnknownAdvisory {
+    /// The advisory id.
+    pub id: String,
+    /// The product (`qemu`, `firecracker`, `kata-containers`).
+    pub product: String,
+    /// The distro package owning the binaries, when one does.
+    #[serde(default)]
+    pub package: Option<String>,
+    /// The binaries (or the Kata VERSION file) the verdict is for.
+    pub binaries: Vec<std::path::PathBuf>,
+    /// Why it could not be decided.
+    pub reason: String,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

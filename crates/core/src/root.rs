@@ -61,12 +61,9 @@ pub enum RootError {
     NotARegularFile { path: PathBuf },
     #[error("{path}: not valid UTF-8 text")]
     NotText { path: PathBuf },
-    #[error("{path}: {source}")]
-    Io {
-        path: PathBuf,
-        #[source]
-        source: io::Error,
-    },
+    /// The cause is in the message and not exposed again as a `source()`: printed once.
+    #[error("{path}: {cause}")]
+    Io { path: PathBuf, cause: io::Error },
     #[error("{path}: is a symbolic link, which is not followed here")]
     Symlink { path: PathBuf },
     #[error("{path}: more than {limit} entries")]
@@ -94,17 +91,17 @@ impl RootError {
     }
 
     pub fn is_not_found(&self) -> bool {
-        matches!(self, RootError::Io { source, .. } if source.kind() == io::ErrorKind::NotFound)
+        matches!(self, RootError::Io { cause, .. } if cause.kind() == io::ErrorKind::NotFound)
     }
 
     pub fn is_permission_denied(&self) -> bool {
-        matches!(self, RootError::Io { source, .. } if source.kind() == io::ErrorKind::PermissionDenied)
+        matches!(self, RootError::Io { cause, .. } if cause.kind() == io::ErrorKind::PermissionDenied)
     }
 
-    pub(crate) fn io(path: &Path, source: impl Into<io::Error>) -> Self {
+    pub(crate) fn io(path: &Path, cause: impl Into<io::Error>) -> Self {
         RootError::Io {
             path: path.to_path_buf(),
-            source: source.into(),
+            cause: cause.into(),
         }
     }
 }

@@ -62,15 +62,35 @@ impl Snapshot {
     }
 }
 
-/// One entry of a package changelog that names CVEs.
+/// One entry of a package changelog: the CVEs it says it fixed, the ones it reopened, and
+/// the change lines it lists (upstream stable merges list each commit's subject).
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
 pub struct ChangelogEntry {
     /// The package version in the entry's header (`1:7.2+dfsg-7+deb12u18`).
     pub version: String,
-    /// CVE ids named in the entry, sorted and deduplicated.
+    /// CVE ids the entry names as fixed, sorted and deduplicated.
     pub cves: Vec<String>,
     /// 1-based line of the entry's header in the decompressed changelog.
     pub line: u32,
+    /// CVE ids on a `Reopens:` line: an earlier fix that no longer holds.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub reopens: Vec<String>,
+    /// The entry's change items (`- hw/usb/hcd-uhci: don't assert for SETUP to non-0
+    /// endpoint`), continuation lines joined, in file order.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub items: Vec<ChangelogItem>,
+}
+
+/// One change item of a changelog entry.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
+pub struct ChangelogItem {
+    /// 1-based line where the item starts.
+    pub line: u32,
+    /// The item's text, continuation lines joined with one space.
+    pub text: String,
+    /// A top-level item (`  * `); nested items (`- `, `+ `) belong to the one above.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub top: bool,
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
@@ -283,9 +303,53 @@ pub enum HypervisorKind {
     Dragonball,
     StratoVirt,
     Virtiofsd,
+    /// QEMU's disk image tool (`qemu-img`).
+    QemuImg,
+    /// QEMU's NBD server (`qemu-nbd`).
+    QemuNbd,
+    /// QEMU's storage daemon (`qemu-storage-daemon`), which serves NBD and vhost-user-blk.
+    QemuStorageDaemon,
+    /// QEMU's guest agent (`qemu-ga`), a program that runs inside guests.
+    #[serde(rename = "qemu-ga")]
+    QemuGuestAgent,
+    /// QEMU's setuid network bridge helper (`qemu-bridge-helper`).
+    QemuBridgeHelper,
+    /// QEMU's C virtiofsd (QEMU 5.0 to 7.2), as opposed to the Rust `virtiofsd`.
+    QemuVirtiofsd,
 }
 
 impl HypervisorKind {
+    /// Every kind, for tables and tests.
+    pub const ALL: &'static [HypervisorKind] = &[
+        HypervisorKind::Qemu,
+        HypervisorKind::Firecracker,
+        HypervisorKind::Jailer,
+        HypervisorKind::CloudHypervisor,
+        HypervisorKind::Dragonball,
+        HypervisorKind::StratoVirt,
+        HypervisorKind::Virtiofsd,
+        HypervisorKind::QemuImg,
+        HypervisorKind::QemuNbd,
+        HypervisorKind::QemuStorageDaemon,
+        HypervisorKind::QemuGuestAgent,
+        HypervisorKind::QemuBridgeHelper,
+        HypervisorKind::QemuVirtiofsd,
+    ];
+
+    /// True for the programs built from QEMU's source tree (the emulator and its tools).
+    pub fn is_qemu_program(self) -> bool {
+        matches!(
+            self,
+            HypervisorKind::Qemu
+                | HypervisorKind::QemuImg
+                | HypervisorKind::QemuNbd
+                | HypervisorKind::QemuStorageDaemon
+                | HypervisorKind::QemuGuestAgent
+                | HypervisorKind::QemuBridgeHelper
+                | HypervisorKind::QemuVirtiofsd
+        )
+    }
+
     pub fn as_str(self) -> &'static str {
         match self {
             HypervisorKind::Qemu => "qemu",
@@ -295,6 +359,12 @@ impl HypervisorKind {
             HypervisorKind::Dragonball => "dragonball",
             HypervisorKind::StratoVirt => "stratovirt",
             HypervisorKind::Virtiofsd => "virtiofsd",
+            HypervisorKind::QemuImg => "qemu-img",
+            HypervisorKind::QemuNbd => "qemu-nbd",
+            HypervisorKind::QemuStorageDaemon => "qemu-storage-daemon",
+            HypervisorKind::QemuGuestAgent => "qemu-ga",
+            HypervisorKind::QemuBridgeHelper => "qemu-bridge-helper",
+            HypervisorKind::QemuVirtiofsd => "qemu-virtiofsd",
         }
     }
 }
@@ -336,6 +406,28 @@ pub struct Hypervisor {
     /// per-run budget, a file that cannot be read, an interpreter script).
     #[serde(default)]
     pub version_note: Option<String>,
+    /// For QEMU system emulators: which device type names the binary registers.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub devices: Option<DeviceInventory>,
+}
+
+/// The QEMU device type names (QOM) found in, or missing from, a binary's read-only data.
+///
+/// QEMU registers every device by a type name string (`virtio-sound-pci`, `pvrdma`); a
+/// build without the device has no such string. The anchors are type names every build
+/// registers: when they are missing the strings were not readable (stripped of sections,
+/// packed, not ELF) and nothing can be concluded from an absence.
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+pub struct DeviceInventory {
+    /// Where the names were read (`.rodata of /opt/kata/bin/qemu-system-x86_64`).
+    pub source: String,
+    /// The anchor type names looked for, and whether all were found.
+    pub anchors: Vec<String>,
+    pub anchors_found: bool,
+    /// Type names looked for and found.
+    pub present: BTreeSet<String>,
+    /// Type names looked for and not found.
+    pub absent: BTreeSet<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]

@@ -26,6 +26,7 @@ pub struct ReportTally {
     pub hypervisors: BTreeSet<(HypervisorKind, Option<String>, PathBuf)>,
     /// Per kind, the distinct versions of the binaries that Kata configurations use, or of
     /// every binary of that kind when no configuration names one (`None` = version unknown).
+    /// Only the kinds a sandbox runs (see `label_kind`): QEMU's tools are left out.
     pub kind_versions: BTreeMap<HypervisorKind, BTreeSet<Option<String>>>,
     /// `generated_at` as seconds since the Unix epoch, when it is an RFC 3339 timestamp.
     pub generated_at_unix: Option<i64>,
@@ -84,9 +85,17 @@ impl Report {
                 .hypervisors
                 .insert((h.kind, h.version.clone(), h.path.clone()));
         }
-        let kinds: BTreeSet<HypervisorKind> = self.hypervisors.iter().map(|h| h.kind).collect();
+        let kinds: BTreeSet<HypervisorKind> = self
+            .hypervisors
+            .iter()
+            .filter_map(|h| label_kind(h.kind))
+            .collect();
         for kind in kinds {
-            let of_kind = || self.hypervisors.iter().filter(move |h| h.kind == kind);
+            let of_kind = || {
+                self.hypervisors
+                    .iter()
+                    .filter(move |h| label_kind(h.kind) == Some(kind))
+            };
             let used = of_kind().any(|h| !h.used_by.is_empty());
             let versions = of_kind()
                 .filter(|h| !used || !h.used_by.is_empty())
@@ -95,6 +104,23 @@ impl Report {
             tally.kind_versions.insert(kind, versions);
         }
         tally
+    }
+}
+
+/// The kind a binary counts as in [`ReportTally::kind_versions`]: the programs a Kata
+/// sandbox runs (VMMs, the jailer, virtiofsd). QEMU's C virtiofsd counts as `virtiofsd`; QEMU's
+/// other programs (qemu-img, qemu-nbd, qemu-storage-daemon, the guest agent, the bridge
+/// helper) are inventoried and matched against advisories, but say nothing about which
+/// sandboxes a node can run.
+fn label_kind(kind: HypervisorKind) -> Option<HypervisorKind> {
+    match kind {
+        HypervisorKind::QemuVirtiofsd => Some(HypervisorKind::Virtiofsd),
+        HypervisorKind::QemuImg
+        | HypervisorKind::QemuNbd
+        | HypervisorKind::QemuStorageDaemon
+        | HypervisorKind::QemuGuestAgent
+        | HypervisorKind::QemuBridgeHelper => None,
+        other => Some(other),
     }
 }
 
@@ -124,6 +150,8 @@ mod tests {
                 status: AdvisoryStatus::Vulnerable,
                 relevance: String::new(),
                 component: String::new(),
+                components: vec![],
+                binaries: vec![],
             }),
         }
     }
@@ -150,6 +178,7 @@ mod tests {
             } else {
                 vec![]
             },
+            devices: None,
         }
     }
 
@@ -164,18 +193,9 @@ mod tests {
             },
             findings,
             vec![
-                UnknownCheck {
-                    rule: RuleId::new("host.unprivileged-bpf").unwrap(),
-                    reason: "denied".into(),
-                },
-                UnknownCheck {
-                    rule: RuleId::new("advisory.vulnerable").unwrap(),
-                    reason: "a".into(),
-                },
-                UnknownCheck {
-                    rule: RuleId::new("advisory.vulnerable").unwrap(),
-                    reason: "b".into(),
-                },
+                UnknownCheck::new(RuleId::new("host.unprivileged-bpf").unwrap(), "denied"),
+                UnknownCheck::new(RuleId::new("advisory.vulnerable").unwrap(), "a"),
+                UnknownCheck::new(RuleId::new("advisory.vulnerable").unwrap(), "b"),
             ],
             hypervisors,
         )
@@ -249,6 +269,49 @@ mod tests {
             BTreeSet::from([None, Some("1.12.1".to_string())])
         );
         assert_eq!(t.hypervisors.len(), 4);
+    }
+
+    #[test]
+    fn qemu_tools_are_inventoried_but_not_kinds_and_the_c_virtiofsd_is_virtiofsd() {
+        let r = report(
+            vec![],
+            vec![
+                hypervisor(
+                    HypervisorKind::Qemu,
+                    "/usr/bin/qemu-system-x86_64",
+                    Some("7.2.22"),
+                    false,
+                ),
+                hypervisor(
+                    HypervisorKind::QemuStorageDaemon,
+                    "/usr/bin/qemu-storage-daemon",
+                    Some("7.2.22"),
+                    false,
+                ),
+                hypervisor(
+                    HypervisorKind::QemuBridgeHelper,
+                    "/usr/lib/qemu/qemu-bridge-helper",
+                    Some("7.2"),
+                    false,
+                ),
+                hypervisor(
+                    HypervisorKind::QemuVirtiofsd,
+                    "/usr/lib/qemu/virtiofsd",
+                    Some("7.2.22"),
+                    false,
+                ),
+            ],
+        );
+        let t = r.tally();
+        assert_eq!(t.hypervisors.len(), 4);
+        assert_eq!(
+            t.kind_versions.keys().copied().collect::<Vec<_>>(),
+            vec![HypervisorKind::Qemu, HypervisorKind::Virtiofsd]
+        );
+        assert_eq!(
+            t.kind_versions[&HypervisorKind::Virtiofsd],
+            BTreeSet::from([Some("7.2.22".to_string())])
+        );
     }
 
     #[test]

@@ -4,7 +4,7 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-use hvguard_host::hypervisors::{elf, kind::BANNERS, scan};
+use hvguard_host::hypervisors::{elf, kind::BANNERS, qom, scan};
 use hvguard_host::{cpu, identity, kernel, packages};
 use std::io::Cursor;
 use std::path::{Path, PathBuf};
@@ -86,6 +86,7 @@ fn host_text_corpus_parses_or_errors_without_panicking() {
 fn hypervisor_scan_corpus_scans_without_panicking() {
     let files = corpus("hypervisor_scan");
     let mut found = 0;
+    let mut qom_seen = false;
     for (path, bytes) in &files {
         let len = bytes.len() as u64;
         let mut file = Cursor::new(bytes.as_slice());
@@ -94,6 +95,17 @@ fn hypervisor_scan_corpus_scans_without_panicking() {
         let whole = scan::find_in_file(&mut file, len, BANNERS);
         let chunk = usize::from(bytes.first().copied().unwrap_or(1) % 64) + 1;
         let _ = scan::find_in_stream(bytes.as_slice(), BANNERS, chunk);
+        let inventory = qom::inventory(&mut file, len, Path::new("/fuzz/qemu"));
+        if path.ends_with("handmade-elf-qom-names") {
+            // A gcc-built ELF whose .rodata holds the anchors, pvrdma and the bare
+            // `virtio-sound` of the virtio id table (which must not count as the device).
+            let inventory = inventory.unwrap();
+            assert!(inventory.anchors_found, "{}", inventory.source);
+            assert!(inventory.present.contains("pvrdma"));
+            assert!(inventory.absent.contains("virtio-sound-pci"));
+            qom_seen = true;
+        }
+        let _ = qom::names_in(bytes);
         if let Ok(Some(m)) = whole {
             found += 1;
             assert!(
@@ -106,6 +118,7 @@ fn hypervisor_scan_corpus_scans_without_panicking() {
     }
     // The real hypervisor seeds carry banners.
     assert!(found >= 2, "banners found in only {found} files");
+    assert!(qom_seen, "the QOM seed is missing");
 }
 
 #[test]

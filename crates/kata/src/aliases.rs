@@ -7,21 +7,21 @@
 //! `vhost_user_reconnect_timeout_sec` vs `reconnect_timeout_ms`) are deliberately *not*
 //! aliased: a rule comparing numbers must know which unit it reads.
 
-/// `(section prefix, runtime-rs leaf, canonical leaf)`.
-///
-/// Verified against the rendered runtime-rs configurations of Kata 3.20.0 and main and
-/// `src/libs/kata-types/src/config/hypervisor/mod.rs` (`SecurityInfo::seccomp_sandbox`).
-pub const ALIASES: &[(&str, &str, &str)] = &[("hypervisor.", "seccomp_sandbox", "seccompsandbox")];
+use hvguard_core::KEY_SPELLINGS;
 
-/// The canonical dotted key for `key`, or `None` when `key` already is canonical.
+/// The canonical dotted key for `key`, or `None` when `key` already is canonical. The
+/// spellings come from [`hvguard_core::KEY_SPELLINGS`], the one table the rules read too.
 pub fn canonical_key(key: &str) -> Option<String> {
     let (parent, leaf) = key.rsplit_once('.')?;
-    ALIASES.iter().find_map(|(prefix, alias, canonical)| {
-        let in_section = parent
-            .strip_prefix(prefix)
-            .is_some_and(|section| !section.is_empty());
-        (leaf == *alias && in_section).then(|| format!("{parent}.{canonical}"))
-    })
+    KEY_SPELLINGS
+        .iter()
+        .filter(|s| s.runtime_rs != s.canonical)
+        .find_map(|s| {
+            let in_section = parent
+                .strip_prefix(s.section)
+                .is_some_and(|section| !section.is_empty());
+            (leaf == s.runtime_rs && in_section).then(|| format!("{parent}.{}", s.canonical))
+        })
 }
 
 /// True when `key` is spelled the way only runtime-rs spells it.

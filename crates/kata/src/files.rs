@@ -32,9 +32,9 @@ fn relabel(e: RootError, label: &Path) -> RootError {
         return e;
     }
     match e {
-        RootError::Io { source, .. } => RootError::Io {
+        RootError::Io { cause, .. } => RootError::Io {
             path: label.to_path_buf(),
-            source,
+            cause,
         },
         RootError::TooLarge { limit, .. } => RootError::TooLarge {
             path: label.to_path_buf(),

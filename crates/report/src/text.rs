@@ -2,7 +2,8 @@
 //! `grep` on a rule id, a path or a severity finds the line that matters.
 
 use anstyle::{AnsiColor, Effects, Style};
-use hvguard_core::{AdvisoryRef, Finding, Hypervisor, Report, Severity};
+use hvguard_core::{AdvisoryRef, Finding, Hypervisor, Report, Severity, UnknownAdvisory};
+use std::collections::BTreeMap;
 use std::fmt::Write as _;
 
 /// How the text report looks. The CLI decides `colour` from the terminal, `NO_COLOR` and
@@ -11,6 +12,8 @@ use std::fmt::Write as _;
 pub struct TextStyle {
     /// Emit ANSI colour codes (severity colours, bold headings).
     pub colour: bool,
+    /// List every unknown advisory with its reason, instead of one line per package.
+    pub verbose: bool,
 }
 
 /// Renders the report for a person: header, hypervisors, findings grouped by severity (most
@@ -23,7 +26,7 @@ pub fn render_text(report: &Report, style: TextStyle) -> String {
     header(&mut w, report);
     hypervisors(&mut w, &report.hypervisors);
     findings(&mut w, report);
-    unknown(&mut w, report);
+    unknown(&mut w, report, style.verbose);
     if let Some(drift) = &report.drift {
         crate::diff::section(&mut w, drift);
     }
@@ -254,7 +257,7 @@ fn advisory_line(a: &AdvisoryRef) -> String {
     line
 }
 
-fn unknown(w: &mut Writer, report: &Report) {
+fn unknown(w: &mut Writer, report: &Report, verbose: bool) {
     w.out.push('\n');
     if report.unknown.is_empty() {
         w.styled(HEADING, "Unknown checks: none");
@@ -266,11 +269,62 @@ fn unknown(w: &mut Writer, report: &Report) {
         &format!("Unknown checks ({})", report.unknown.len()),
     );
     w.out.push('\n');
+    // Advisories that could not be judged: one line per package (or binary) unless
+    // `--verbose`, so that thirty undecided CVEs do not drown the report.
+    let mut grouped: BTreeMap<(String, String), Vec<&UnknownAdvisory>> = BTreeMap::new();
     for u in &report.unknown {
+        match (&u.advisory, verbose) {
+            (Some(a), false) => {
+                let owner = a.package.clone().unwrap_or_else(|| {
+                    a.binaries
+                        .first()
+                        .map(|b| b.display().to_string())
+                        .unwrap_or_default()
+                });
+                grouped
+                    .entry((u.rule.as_str().to_owned(), owner))
+                    .or_default()
+                    .push(a);
+            }
+            _ => {
+                w.out.push_str("  unknown ");
+                w.styled(RULE, u.rule.as_str());
+                w.out.push_str(": ");
+                w.text("  ", &u.reason);
+                w.out.push('\n');
+            }
+        }
+    }
+    for ((rule, owner), advisories) in grouped {
+        let ids: Vec<&str> = advisories.iter().map(|a| a.id.as_str()).collect();
+        let mut binaries: Vec<&std::path::Path> = advisories
+            .iter()
+            .flat_map(|a| a.binaries.iter().map(|b| b.as_path()))
+            .collect();
+        binaries.sort();
+        binaries.dedup();
+        let on = match binaries.as_slice() {
+            [] => owner.clone(),
+            [one] if one.display().to_string() == owner => owner.clone(),
+            [one] => format!("{owner} ({})", one.display()),
+            [first, rest @ ..] => format!(
+                "{owner} ({} and {} more binaries)",
+                first.display(),
+                rest.len()
+            ),
+        };
         w.out.push_str("  unknown ");
-        w.styled(RULE, u.rule.as_str());
+        w.styled(RULE, &rule);
         w.out.push_str(": ");
-        w.text("  ", &u.reason);
+        w.text(
+            "  ",
+            &format!(
+                "{} advisor{} on {on} could not be judged (no usable range, or none for this version): {} (`--verbose` lists each reason)",
+                ids.len(),
+                if ids.len() == 1 { "y" } else { "ies" },
+                ids.join(", ")
+            ),
+        );
         w.out.push('\n');
     }
 }

@@ -116,7 +116,9 @@ fn every_finding_has_exactly_the_section_5_fields() {
         keys(&adv["advisory"]),
         [
             "aliases",
+            "binaries",
             "component",
+            "components",
             "cvss",
             "epss",
             "fixed_in",
@@ -133,7 +135,9 @@ fn every_finding_has_exactly_the_section_5_fields() {
 fn unknown_and_hypervisors_follow_the_contract() {
     let v = parse(&render_json(&common::sample_report()));
     assert_eq!(v["unknown"][0]["rule"], "host.secure-boot-disabled");
-    assert_eq!(keys(&v["unknown"][0]), ["reason", "rule"]);
+    // `advisory` was added within v1; never omitted, null for checks other than advisories.
+    assert_eq!(keys(&v["unknown"][0]), ["advisory", "reason", "rule"]);
+    assert!(v["unknown"][0]["advisory"].is_null());
     let qemu = &v["hypervisors"][0];
     assert_eq!(qemu["kind"], "qemu");
     assert_eq!(qemu["path"], "/usr/bin/qemu-system-x86_64");
@@ -155,4 +159,34 @@ fn json_reads_back_into_the_same_report() {
     let empty = common::empty_report();
     let back: Report = serde_json::from_str(&render_json(&empty)).unwrap_or_else(|e| panic!("{e}"));
     assert_eq!(back, empty);
+}
+
+#[test]
+fn an_advisory_that_could_not_be_judged_is_structured() {
+    let mut report = common::sample_report();
+    let rule = hvguard_core::RuleId::new("advisory.vulnerable").unwrap_or_else(|e| panic!("{e}"));
+    report.unknown.push(hvguard_core::UnknownCheck {
+        rule,
+        reason: "CVE-2021-3947 on /usr/bin/qemu-system-x86_64: known affected up to 6.1.0".into(),
+        advisory: Some(hvguard_core::UnknownAdvisory {
+            id: "CVE-2021-3947".into(),
+            product: "qemu".into(),
+            package: Some("qemu-system-x86".into()),
+            binaries: vec!["/usr/bin/qemu-system-x86_64".into()],
+            reason: "known affected up to 6.1.0".into(),
+        }),
+    });
+    let v = parse(&render_json(&report));
+    let entry = v["unknown"]
+        .as_array()
+        .and_then(|u| u.iter().find(|e| e["rule"] == "advisory.vulnerable"))
+        .unwrap_or_else(|| panic!("no advisory unknown"));
+    assert_eq!(
+        keys(&entry["advisory"]),
+        ["binaries", "id", "package", "product", "reason"]
+    );
+    assert_eq!(entry["advisory"]["package"], "qemu-system-x86");
+    let back: Report =
+        serde_json::from_str(&render_json(&report)).unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(back, report);
 }

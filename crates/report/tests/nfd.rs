@@ -131,6 +131,7 @@ fn hostile_versions_stay_label_safe_and_small() {
             parent_dirs: vec![],
             version_note: None,
             used_by: vec![],
+            devices: None,
         })
         .collect();
     let report = Report::new(

@@ -364,6 +364,7 @@ fn hostile_label_values_are_escaped() {
             parent_dirs: vec![],
             version_note: None,
             used_by: vec![],
+            devices: None,
         })
         .collect();
     let stale = Finding {

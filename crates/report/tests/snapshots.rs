@@ -7,13 +7,25 @@ use hvguard_report::{render_json, render_sarif, render_text, TextStyle};
 
 #[test]
 fn text_without_colour() {
-    let text = render_text(&common::sample_report(), TextStyle { colour: false });
+    let text = render_text(
+        &common::sample_report(),
+        TextStyle {
+            colour: false,
+            verbose: false,
+        },
+    );
     insta::assert_snapshot!(text);
 }
 
 #[test]
 fn text_with_colour() {
-    let text = render_text(&common::sample_report(), TextStyle { colour: true });
+    let text = render_text(
+        &common::sample_report(),
+        TextStyle {
+            colour: true,
+            verbose: false,
+        },
+    );
     // The escape byte is shown as a visible mark so the snapshot can be read.
     insta::assert_snapshot!(text.replace('\u{1b}', "␛"));
 }
@@ -35,6 +47,12 @@ fn sarif_log() {
 
 #[test]
 fn empty_report_text() {
-    let text = render_text(&common::empty_report(), TextStyle { colour: false });
+    let text = render_text(
+        &common::empty_report(),
+        TextStyle {
+            colour: false,
+            verbose: false,
+        },
+    );
     insta::assert_snapshot!(text);
 }

@@ -6,8 +6,14 @@ use hvguard_core::{Finding, Location, Report, RuleId, Severity};
 use hvguard_report::{render_text, TextStyle};
 use std::path::PathBuf;
 
-const OFF: TextStyle = TextStyle { colour: false };
-const ON: TextStyle = TextStyle { colour: true };
+const OFF: TextStyle = TextStyle {
+    colour: false,
+    verbose: false,
+};
+const ON: TextStyle = TextStyle {
+    colour: true,
+    verbose: false,
+};
 
 #[test]
 fn empty_report_says_no_findings_cleanly() {
@@ -122,4 +128,70 @@ fn strip_ansi(s: &str) -> String {
         }
     }
     out
+}
+
+/// Advisories that could not be judged: one line per package by default, every one with its
+/// reason with `verbose`; other unknown checks are always listed.
+#[test]
+fn unknown_advisories_are_summarised_per_package_unless_verbose() {
+    use hvguard_core::{Report, ReportHost, RuleId, UnknownAdvisory, UnknownCheck};
+    let rule = RuleId::new("advisory.vulnerable").unwrap();
+    let binaries: Vec<std::path::PathBuf> = vec![
+        "/usr/bin/qemu-system-x86_64".into(),
+        "/usr/bin/qemu-system-x86_64-microvm".into(),
+    ];
+    let unknown = |id: &str| UnknownCheck {
+        rule: rule.clone(),
+        reason: format!("{id} on qemu-system-x86 (2 binaries): no affected range"),
+        advisory: Some(UnknownAdvisory {
+            id: id.into(),
+            product: "qemu".into(),
+            package: Some("qemu-system-x86".into()),
+            binaries: binaries.clone(),
+            reason: "no affected range".into(),
+        }),
+    };
+    let mut checks = vec![unknown("CVE-2023-1386"), unknown("CVE-2024-8612")];
+    checks.push(UnknownCheck::new(
+        RuleId::new("host.secure-boot-disabled").unwrap(),
+        "no EFI variables",
+    ));
+    let report = Report::new(
+        "2026-11-27T12:00:00Z".into(),
+        ReportHost {
+            hostname: Some("h".into()),
+            root: "/".into(),
+            kernel: None,
+            os: None,
+        },
+        Vec::new(),
+        checks,
+        Vec::new(),
+    );
+    let short = render_text(&report, OFF);
+    assert!(short.contains("Unknown checks (3)"), "{short}");
+    assert!(
+        short.contains("unknown host.secure-boot-disabled: no EFI variables"),
+        "{short}"
+    );
+    assert!(
+        short.contains("unknown advisory.vulnerable: 2 advisories on qemu-system-x86 (/usr/bin/qemu-system-x86_64 and 1 more binaries) could not be judged (no usable range, or none for this version): CVE-2023-1386, CVE-2024-8612 (`--verbose` lists each reason)"),
+        "{short}"
+    );
+    let long = render_text(
+        &report,
+        TextStyle {
+            colour: false,
+            verbose: true,
+        },
+    );
+    assert!(
+        long.contains("CVE-2023-1386 on qemu-system-x86 (2 binaries): no affected range"),
+        "{long}"
+    );
+    assert!(
+        long.contains("CVE-2024-8612 on qemu-system-x86 (2 binaries): no affected range"),
+        "{long}"
+    );
+    assert!(!long.contains("`--verbose` lists"), "{long}");
 }

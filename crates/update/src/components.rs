@@ -95,6 +95,12 @@ impl Packaged {
     }
 }
 
+/// QEMU's programs other than the system emulator (qemu-img, qemu-nbd, qemu-storage-daemon,
+/// the guest agent, the bridge helper, the C virtiofsd).
+fn is_tool(kind: HypervisorKind) -> bool {
+    kind.is_qemu_program() && kind != HypervisorKind::Qemu
+}
+
 /// The packaged components of `snapshot`, with candidates from apt for dpkg hosts.
 pub fn packaged(
     snapshot: &Snapshot,
@@ -128,6 +134,15 @@ pub fn packaged(
                     .collect(),
                 note: None,
             });
+        // The component is named after its main program (the system emulator), not a tool
+        // of the same source found first (`/usr/bin/qemu-storage-daemon`): the candidate's
+        // banner, changelog and start gate are read for that program.
+        if is_tool(entry.kind) && !is_tool(h.kind) {
+            entry.kind = h.kind;
+            entry.package = p.name.clone();
+            entry.installed = p.version.clone();
+            entry.installed_source = p.source_version.clone();
+        }
         entry.paths.push(h.path.clone());
     }
     let mut out: Vec<Packaged> = by_source.into_values().collect();

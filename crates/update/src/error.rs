@@ -18,11 +18,12 @@ pub enum UpdateError {
     #[error("{command}: unexpected output: {detail}")]
     Output { command: String, detail: String },
     /// A file-system operation failed.
-    #[error("{}: {message}: {source}", .path.display())]
+    /// The cause is in the message and not exposed again as a `source()`: printed once.
+    #[error("{}: {message}: {cause}", .path.display())]
     Io {
         path: PathBuf,
         message: String,
-        source: std::io::Error,
+        cause: std::io::Error,
     },
     /// The advisory store (which also holds the journal) failed.
     #[error(transparent)]
@@ -49,12 +50,12 @@ impl UpdateError {
     pub(crate) fn io(
         path: impl Into<PathBuf>,
         message: impl Into<String>,
-        source: std::io::Error,
+        cause: std::io::Error,
     ) -> Self {
         UpdateError::Io {
             path: path.into(),
             message: message.into(),
-            source,
+            cause,
         }
     }
 

@@ -221,7 +221,14 @@ pub fn status(input: &StatusInput<'_>) -> Result<StatusReport, UpdateError> {
                         );
                     }
                     for path in &component.paths {
-                        if let Some(b) = staged.banner(path, component.kind) {
+                        // Each binary carries its own program's banner.
+                        let kind = input
+                            .snapshot
+                            .hypervisors
+                            .iter()
+                            .find(|h| &h.path == path)
+                            .map_or(component.kind, |h| h.kind);
+                        if let Some(b) = staged.banner(path, kind) {
                             view.banners.insert(path.clone(), b);
                         }
                     }
@@ -284,14 +291,15 @@ pub fn status(input: &StatusInput<'_>) -> Result<StatusReport, UpdateError> {
     let matched = match_snapshot(input.snapshot, &advisories, input.policy, input.today);
     let after = candidate_snapshot(input.snapshot, &views);
     let still = match_snapshot(&after, &advisories, input.policy, input.today);
+    // A finding stands for every binary of its package with that verdict.
     let still_open: BTreeSet<(PathBuf, String)> = still
         .findings
         .iter()
-        .filter_map(|f| {
-            Some((
-                f.location.as_ref()?.path.clone(),
-                f.advisory.as_ref()?.id.clone(),
-            ))
+        .flat_map(|f| {
+            let id = f.advisory.as_ref().map(|a| a.id.clone());
+            finding_binaries(f)
+                .into_iter()
+                .filter_map(move |b| Some((b, id.clone()?)))
         })
         .collect();
 
@@ -300,17 +308,15 @@ pub fn status(input: &StatusInput<'_>) -> Result<StatusReport, UpdateError> {
         let findings: Vec<&Finding> = matched
             .findings
             .iter()
-            .filter(|f| {
-                f.location
-                    .as_ref()
-                    .is_some_and(|l| c.paths.contains(&l.path))
-            })
+            .filter(|f| finding_binaries(f).iter().any(|b| c.paths.contains(b)))
             .collect();
         let fixed_by_candidate = |f: &Finding| -> Option<String> {
             let cand = c.candidate.as_deref().filter(|_| c.has_update())?;
-            let path = f.location.as_ref()?.path.clone();
             let id = f.advisory.as_ref()?.id.clone();
-            (!still_open.contains(&(path, id))).then(|| {
+            let open = finding_binaries(f)
+                .into_iter()
+                .any(|b| still_open.contains(&(b, id.clone())));
+            (!open).then(|| {
                 let decided = still
                     .decisions
                     .iter()
@@ -369,6 +375,15 @@ pub fn status(input: &StatusInput<'_>) -> Result<StatusReport, UpdateError> {
         },
         warnings,
     })
+}
+
+/// The binaries a finding is about: an advisory finding lists every binary of its package
+/// with the same verdict; any other finding, its location.
+fn finding_binaries(f: &Finding) -> Vec<PathBuf> {
+    match &f.advisory {
+        Some(a) if !a.binaries.is_empty() => a.binaries.clone(),
+        _ => f.location.iter().map(|l| l.path.clone()).collect(),
+    }
 }
 
 type Split = (Vec<Fix>, Vec<Overdue>, Vec<Overdue>);
@@ -453,7 +468,8 @@ fn kata_status(
     let kind_at = |path: &Path| -> Option<(HypervisorKind, Product)> {
         let h = snapshot.hypervisors.iter().find(|h| h.path == path)?;
         let product = match h.kind {
-            HypervisorKind::Qemu => Product::Qemu,
+            // Kata 2.x bundles QEMU's C virtiofsd, built from the bundled QEMU.
+            HypervisorKind::Qemu | HypervisorKind::QemuVirtiofsd => Product::Qemu,
             HypervisorKind::Firecracker | HypervisorKind::Jailer => Product::Firecracker,
             HypervisorKind::CloudHypervisor => Product::CloudHypervisor,
             HypervisorKind::StratoVirt => Product::StratoVirt,
@@ -463,7 +479,7 @@ fn kata_status(
     };
     let mine: Vec<&Finding> = findings
         .iter()
-        .filter(|f| f.location.as_ref().is_some_and(|l| paths.contains(&l.path)))
+        .filter(|f| finding_binaries(f).iter().any(|b| paths.contains(b)))
         .collect();
     let fixed_by_candidate = |f: &Finding| -> Option<String> {
         let candidate = candidate.as_deref()?;

@@ -159,6 +159,7 @@ fn add_version(ranges: &mut Ranges, v: &AffectedVersion) {
                     ranges.versions.push(ExactVersion {
                         scheme,
                         version: exact.clone(),
+                        source: None,
                     });
                 }
             }
@@ -172,6 +173,7 @@ fn add_version(ranges: &mut Ranges, v: &AffectedVersion) {
     ranges.ranges.push(Range {
         scheme,
         events: std::iter::once(start).chain(end).collect(),
+        source: None,
     });
 }
 
@@ -291,6 +293,7 @@ fn convert(path: &Path, record: Record) -> Result<Option<Advisory>, ImportError>
     adv.references = cna.references.iter().map(|r| r.url.clone()).collect();
     adv.provenance.feed = "cve5".into();
     adv.provenance.range_origin = Some("cna".into());
+    adv.label_sources(&format!("CVE 5 record {} (CNA affected versions)", adv.id));
     adv.normalize();
     Ok(Some(adv))
 }

@@ -12,6 +12,7 @@ mod osv_zip;
 pub mod progress;
 pub mod read;
 mod snapshot;
+pub mod sniff;
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::fmt;
@@ -23,12 +24,14 @@ pub use debian::{
 };
 pub use epss::{import_epss, parse_epss, EpssScores};
 pub use kev::{import_kev, parse_kev, KevCatalog};
-pub use nvd::import_nvd_cve_file;
+pub use nvd::{import_nvd_cve_file, parse_nvd_cve};
 pub use nvd_page::{import_nvd_page_file, parse_nvd_page};
 pub use osv::{import_osv_file, parse_osv};
 pub use osv_zip::{import_osv_zip, import_osv_zip_with, ZipLimits};
 pub use progress::{set_read_observer, ReadObserver};
-pub use snapshot::{import_snapshot, parse_snapshot, SNAPSHOT_FORMAT_V1};
+pub use snapshot::{
+    import_snapshot, parse_snapshot, to_record, write_snapshot, Dropped, Record, SNAPSHOT_FORMAT_V1,
+};
 
 use crate::model::{Advisory, DistroAdvisory, EpssScore, KevEntry};
 use crate::ImportError;
@@ -84,8 +87,9 @@ const SNIFF_BYTES: usize = 64 * 1024;
 
 /// Recognises a feed from its first bytes; `None` when it is none of them.
 ///
-/// Detection looks for each format's distinctive top-level keys near the start, most
-/// specific first (a KEV catalog or an NVD page also contains CVE ids, for instance).
+/// Detection reads the document's shape (`sniff`): each format's distinctive keys at the
+/// top level with values of the right kind, most specific first. A key of the same name
+/// deeper down (a JSON Schema describing a feed) does not count.
 pub fn detect_format_bytes(head: &[u8]) -> Option<FeedFormat> {
     if head.starts_with(b"PK\x03\x04") || head.starts_with(b"PK\x05\x06") {
         return Some(FeedFormat::OsvZip);
@@ -96,36 +100,48 @@ pub fn detect_format_bytes(head: &[u8]) -> Option<FeedFormat> {
     {
         return Some(FeedFormat::Epss);
     }
-    let first = head.iter().position(|b| !b.is_ascii_whitespace())?;
-    let text = String::from_utf8_lossy(&head[first..]);
-    let compact: String = text.chars().filter(|c| !c.is_whitespace()).collect();
-    let has = |needle: &str| compact.contains(needle);
-    match head[first] {
-        b'[' => (has("\"range_origin\"") || has("\"product\":")).then_some(FeedFormat::Snapshot),
-        b'{' => {
-            if has("\"format\":\"hvguard.advisories/") {
-                Some(FeedFormat::Snapshot)
-            } else if has("\"catalogVersion\"") && has("\"vulnerabilities\"") {
-                Some(FeedFormat::Kev)
-            } else if has("\"cveMetadata\"") || has("\"dataType\":\"CVE_RECORD\"") {
-                Some(FeedFormat::Cve5)
-            } else if has("\"format\":\"NVD_CVE\"")
-                || (has("\"resultsPerPage\"") && has("\"vulnerabilities\""))
-            {
-                Some(FeedFormat::NvdPage)
-            } else if has("\"sourceIdentifier\"") && has("\"id\":\"CVE-") {
-                Some(FeedFormat::NvdCve)
-            } else if has("\"schema_version\"")
-                || (has("\"modified\"") && (has("\"affected\"") || has("\"withdrawn\"")))
-            {
-                Some(FeedFormat::Osv)
-            } else if has("\"releases\":{") || has("\"releases\":[") {
-                Some(FeedFormat::DebianTracker)
-            } else {
-                None
-            }
-        }
-        _ => None,
+    let shape = sniff::shape(head)?;
+    if shape.top == sniff::Kind::Array {
+        // The curated file as first published: a bare array of snapshot records.
+        return (shape.has_at(2, "id") && shape.has_at(2, "product"))
+            .then_some(FeedFormat::Snapshot);
+    }
+    let key = |name: &str| shape.top_key(name);
+    let string = |name: &str| key(name).filter(|k| k.kind == sniff::Kind::String);
+    let kind = |name: &str, kind: sniff::Kind| key(name).is_some_and(|k| k.kind == kind);
+    use sniff::Kind::{Array, Object, Scalar};
+    if string("format").is_some_and(|k| k.text.starts_with("hvguard.advisories/")) {
+        Some(FeedFormat::Snapshot)
+    } else if string("catalogVersion").is_some() && kind("vulnerabilities", Array) {
+        Some(FeedFormat::Kev)
+    } else if string("dataType").is_some_and(|k| k.text == "CVE_RECORD")
+        || kind("cveMetadata", Object)
+        || (kind("containers", Object) && shape.first_at(2).is_some_and(|k| k.name == "cna"))
+    {
+        Some(FeedFormat::Cve5)
+    } else if string("format").is_some_and(|k| k.text == "NVD_CVE")
+        || (kind("resultsPerPage", Scalar) && kind("vulnerabilities", Array))
+    {
+        Some(FeedFormat::NvdPage)
+    } else if string("id").is_some_and(|k| k.text.starts_with("CVE-"))
+        && string("sourceIdentifier").is_some()
+    {
+        Some(FeedFormat::NvdCve)
+    } else if string("id").is_some()
+        && (key("schema_version").is_some()
+            || (string("modified").is_some()
+                && (kind("affected", Array) || key("withdrawn").is_some())))
+    {
+        Some(FeedFormat::Osv)
+    } else if shape.first_at(1).is_some_and(|k| k.kind == Object)
+        && shape
+            .first_at(2)
+            .is_some_and(|k| k.name.starts_with("CVE-") || k.name.starts_with("TEMP-"))
+        && shape.has_at(3, "releases")
+    {
+        Some(FeedFormat::DebianTracker)
+    } else {
+        None
     }
 }
 
@@ -162,6 +178,8 @@ pub struct Imported {
     pub epss: BTreeMap<String, EpssScore>,
     /// Each file read, with its detected format, in order.
     pub files: Vec<(PathBuf, FeedFormat)>,
+    /// Files of an imported folder that are no supported feed, with why: skipped, named.
+    pub skipped: Vec<(PathBuf, String)>,
 }
 
 impl Imported {
@@ -171,6 +189,7 @@ impl Imported {
         self.kev.extend(other.kev);
         self.epss.extend(other.epss);
         self.files.extend(other.files);
+        self.skipped.extend(other.skipped);
     }
 }
 
@@ -226,7 +245,9 @@ pub fn import_path(path: &Path) -> Result<Imported, ImportError> {
 /// Imports a file (format detected) or a directory tree: every `.json`, `.zip`, `.csv` and
 /// `.gz` file in it, in sorted order, skipping other files. Symlinks inside the tree are not
 /// followed (a link loop cannot hang the walk, a link cannot pull in files from elsewhere).
-/// The first bad file stops the import, naming that file.
+/// In a folder, a file that is no supported feed is skipped and listed in
+/// [`Imported::skipped`]; a file named on its own must be a feed. A file that is a feed but
+/// broken, or JSON that is not well-formed, stops the import, naming that file.
 pub fn import_path_with(path: &Path, options: &ImportOptions) -> Result<Imported, ImportError> {
     let meta = std::fs::metadata(path).map_err(|e| ImportError::io(path, e))?;
     if !meta.is_dir() {
@@ -251,10 +272,29 @@ pub fn import_path_with(path: &Path, options: &ImportOptions) -> Result<Imported
     }
     files.sort();
     for file in files {
-        let format = detect_format(&file)?;
-        out.merge(import_file_as(&file, format, options)?);
+        match detect_format(&file) {
+            Ok(format) => out.merge(import_file_as(&file, format, options)?),
+            Err(ImportError::UnknownFormat { path, hint }) => {
+                // A damaged feed (cut short, say) loses the keys that name it; it must stop
+                // the import, not vanish among the skipped files.
+                if looks_like_json(&path)? {
+                    read::json_from_file::<serde::de::IgnoredAny>(&path, read::DUMP_LIMIT)?;
+                }
+                out.skipped.push((path, hint))
+            }
+            Err(e) => return Err(e),
+        }
     }
     Ok(out)
+}
+
+/// True when the file's first non-blank byte opens a JSON object or array.
+fn looks_like_json(path: &Path) -> Result<bool, ImportError> {
+    let head = read::read_head(path, 4096)?;
+    Ok(matches!(
+        head.iter().find(|b| !b.is_ascii_whitespace()),
+        Some(b'{') | Some(b'[')
+    ))
 }
 
 fn is_feed_name(path: &Path) -> bool {

@@ -12,7 +12,8 @@ use serde::Deserialize;
 
 use super::read::{json_from_file, DUMP_LIMIT};
 use crate::model::{
-    parse_date, Advisory, AffectedProduct, CvssScore, Event, ExactVersion, Product, Range, Ranges,
+    parse_date, Advisory, AffectedProduct, CvssScore, Event, ExactVersion, Platform, Product,
+    Range, Ranges,
 };
 use crate::version::VersionScheme;
 use crate::ImportError;
@@ -77,6 +78,9 @@ struct Weakness {
 
 #[derive(Debug, Deserialize)]
 struct Configuration {
+    /// `AND` when the nodes must all match (a product *on* a platform).
+    #[serde(default)]
+    operator: Option<String>,
     #[serde(default)]
     nodes: Vec<Node>,
 }
@@ -115,8 +119,38 @@ fn split_cpe(criteria: &str) -> Option<(&str, &str, &str, &str, &str)> {
     Some((part, vendor, product, version, update))
 }
 
+/// The platform a non-vulnerable operating-system CPE names (`cpe:2.3:o:microsoft:windows`).
+fn platform_of(criteria: &str) -> Option<Platform> {
+    let (part, vendor, product, _, _) = split_cpe(criteria)?;
+    if part != "o" {
+        return None;
+    }
+    Some(match (vendor, product) {
+        ("microsoft", p) if p.starts_with("windows") => Platform::Windows,
+        ("apple", p) if p.contains("mac") => Platform::Macos,
+        ("linux", "linux_kernel") => Platform::Linux,
+        _ => Platform::Other,
+    })
+}
+
+/// How one CPE match reads as evidence (`NVD CPE cpe:2.3:a:qemu:qemu:*:... versionEndIncluding 8.0.3`).
+fn match_source(id: &str, m: &CpeMatch) -> String {
+    let mut text = format!("NVD {id} CPE {}", m.criteria);
+    for (name, value) in [
+        ("versionStartIncluding", &m.version_start_including),
+        ("versionStartExcluding", &m.version_start_excluding),
+        ("versionEndIncluding", &m.version_end_including),
+        ("versionEndExcluding", &m.version_end_excluding),
+    ] {
+        if let Some(v) = value {
+            text.push_str(&format!(" {name} {v}"));
+        }
+    }
+    text
+}
+
 /// Adds one vulnerable CPE match to `products`, merging ranges of the same product.
-fn add_match(products: &mut Vec<AffectedProduct>, m: &CpeMatch) {
+fn add_match(products: &mut Vec<AffectedProduct>, id: &str, m: &CpeMatch) {
     if !m.vulnerable {
         return;
     }
@@ -155,6 +189,7 @@ fn add_match(products: &mut Vec<AffectedProduct>, m: &CpeMatch) {
         ranges.versions.push(ExactVersion {
             scheme,
             version: exact,
+            source: Some(match_source(id, m)),
         });
         return;
     }
@@ -175,6 +210,7 @@ fn add_match(products: &mut Vec<AffectedProduct>, m: &CpeMatch) {
     ranges.ranges.push(Range {
         scheme,
         events: std::iter::once(start).chain(end).collect(),
+        source: Some(match_source(id, m)),
     });
 }
 
@@ -219,10 +255,36 @@ pub(crate) fn convert(path: &Path, cve: NvdCve) -> Result<Option<Advisory>, Impo
         .map(|d| d.value.clone())
         .filter(|v| v.starts_with("CWE-"))
         .collect();
-    for node in cve.configurations.iter().flat_map(|c| c.nodes.iter()) {
-        for m in &node.cpe_match {
-            add_match(&mut adv.products, m);
+    // A configuration that ANDs the product with an operating system limits it to that
+    // platform; the advisory is limited only when every configuration naming a product is.
+    let mut platforms = Vec::new();
+    let mut unrestricted = false;
+    for configuration in &cve.configurations {
+        let mut names_product = false;
+        for m in configuration.nodes.iter().flat_map(|n| n.cpe_match.iter()) {
+            add_match(&mut adv.products, &cve.id, m);
+            names_product |=
+                m.vulnerable && split_cpe(&m.criteria).is_some_and(|(part, ..)| part == "a");
         }
+        if !names_product {
+            continue;
+        }
+        let and = configuration.operator.as_deref() == Some("AND");
+        let on: Vec<Platform> = configuration
+            .nodes
+            .iter()
+            .flat_map(|n| n.cpe_match.iter())
+            .filter(|m| !m.vulnerable)
+            .filter_map(|m| platform_of(&m.criteria))
+            .collect();
+        if and && !on.is_empty() {
+            platforms.extend(on);
+        } else {
+            unrestricted = true;
+        }
+    }
+    if !unrestricted {
+        adv.platforms = platforms;
     }
     adv.references = cve.references.into_iter().map(|r| r.url).collect();
     adv.provenance.feed = "nvd".into();
@@ -235,4 +297,20 @@ pub(crate) fn convert(path: &Path, cve: NvdCve) -> Result<Option<Advisory>, Impo
 pub fn import_nvd_cve_file(path: &Path) -> Result<Vec<Advisory>, ImportError> {
     let cve: NvdCve = json_from_file(path, DUMP_LIMIT)?;
     Ok(convert(path, cve)?.into_iter().collect())
+}
+
+/// Parses one NVD `cve` object (or a record wrapping it in `cve`) from bytes; `None` for a
+/// rejected CVE.
+pub fn parse_nvd_cve(path: &Path, bytes: &[u8]) -> Result<Option<Advisory>, ImportError> {
+    #[derive(Deserialize)]
+    #[serde(untagged)]
+    enum Shape {
+        Wrapped { cve: NvdCve },
+        Bare(NvdCve),
+    }
+    let shape: Shape = super::read::json_from_slice(path, bytes)?;
+    let cve = match shape {
+        Shape::Wrapped { cve } | Shape::Bare(cve) => cve,
+    };
+    convert(path, cve)
 }

@@ -111,16 +111,18 @@ fn convert_affected(entry: OsvAffected) -> Option<AffectedProduct> {
             ranges.ranges.push(Range {
                 scheme,
                 events: range.events,
+                source: None,
             });
         }
     }
     if let Some(scheme) = eco_scheme {
-        ranges.versions.extend(
-            entry
-                .versions
-                .into_iter()
-                .map(|version| ExactVersion { scheme, version }),
-        );
+        ranges
+            .versions
+            .extend(entry.versions.into_iter().map(|version| ExactVersion {
+                scheme,
+                version,
+                source: None,
+            }));
     }
     Some(AffectedProduct {
         product: product_for(&package),
@@ -163,6 +165,7 @@ fn convert(path: &Path, record: OsvRecord) -> Result<Option<Advisory>, ImportErr
     adv.cwe = record.database_specific.unwrap_or_default().cwe_ids;
     adv.provenance.feed = "osv".into();
     adv.provenance.range_origin = Some("osv".into());
+    adv.label_sources(&format!("OSV record {}", adv.id));
     adv.normalize();
     Ok(Some(adv))
 }

@@ -1,46 +1,39 @@
-//! Turns a vulnerable decision into an `advisory.vulnerable` finding.
+//! Turns the vulnerable decisions of one advisory for one package (or one unowned binary)
+//! into a single `advisory.vulnerable` finding.
 
 use hvguard_core::{AdvisoryRef, AdvisoryStatus, Finding, Location, RuleId};
+use jiff::civil::Date;
 
-use super::severity::rate;
+use super::severity::{rate, Rating};
 use super::{Decision, DecisionSource};
-use crate::policy::Verdict;
+use crate::policy::{Policy, Verdict};
 use crate::relevance::Relevance;
 use crate::Advisory;
 
-fn remediation(advisory: &Advisory, decision: &Decision) -> String {
-    match (&decision.source, &decision.fixed_in) {
-        (DecisionSource::DistroTracker { distro, package, .. }, Some(v)) => format!(
-            "Upgrade the {package} packages to {v} or later from the {distro} security archive."
-        ),
-        (DecisionSource::DistroTracker { distro, package, .. }, None) => format!(
-            "{distro} has no fix for {package} yet: follow the tracker for {}, and limit exposure of the component meanwhile.",
-            advisory.id
-        ),
-        (DecisionSource::Changelog { .. }, Some(v)) => format!(
-            "Upgrade the packages built from {} to {v} or later: the package manager already offers it (`hvguard update status`, then `hvguard update apply`).",
-            decision.product
-        ),
-        (_, Some(v)) => format!(
-            "Upgrade {} to {v} or later (for a static Kata install: a Kata release bundling a fixed version).",
-            decision.product
-        ),
-        (_, None) => format!(
-            "No fixed {} release is known for this range: upgrade to the newest release and limit exposure of the component.",
-            decision.product
-        ),
-    }
-}
-
-/// The finding for one vulnerable (advisory, binary).
+/// The finding for the vulnerable decisions `rated` (one advisory, one package or binary,
+/// each decision with its relevance). The most severe rating across the binaries decides
+/// the severity: one reachable binary is enough.
 pub fn build(
     rule: RuleId,
     advisory: &Advisory,
-    decision: &Decision,
-    relevance: &Relevance,
-    verdict: Option<Verdict<'_>>,
-) -> Finding {
-    let rating = rate(advisory, relevance, verdict);
+    rated: &[(&Decision, &Relevance)],
+    policy: &Policy,
+    today: Date,
+) -> Option<Finding> {
+    let mut best: Option<(&Decision, &Relevance, Rating, Option<Verdict<'_>>)> = None;
+    for (decision, relevance) in rated {
+        let verdict = policy.verdict(advisory, &decision.binary, today);
+        let rating = rate(advisory, relevance, verdict);
+        if best
+            .as_ref()
+            .is_none_or(|(_, _, r, _)| rating.severity > r.severity)
+        {
+            best = Some((decision, relevance, rating, verdict));
+        }
+    }
+    let (decision, relevance, rating, verdict) = best?;
+    let binaries: Vec<std::path::PathBuf> = rated.iter().map(|(d, _)| d.binary.clone()).collect();
+    let first = binaries.first()?.clone();
     let component = advisory
         .component
         .clone()
@@ -57,10 +50,19 @@ pub fn build(
         relevance.describe(),
         rating.notes.join("; ")
     );
+    if binaries.len() > 1 {
+        let list: Vec<String> = binaries.iter().map(|b| b.display().to_string()).collect();
+        message.push_str(&format!(
+            " Same verdict for the {} binaries of {}: {}.",
+            binaries.len(),
+            decision.package.as_deref().unwrap_or("this package"),
+            list.join(", ")
+        ));
+    }
     if let Some(Verdict::Accepted(a)) = verdict {
         message = format!("Accepted risk: {}. {message}", a.reason);
     }
-    Finding {
+    Some(Finding {
         rule,
         severity: rating.severity,
         title: format!(
@@ -71,7 +73,7 @@ pub fn build(
         ),
         message,
         location: Some(Location {
-            path: decision.binary.clone(),
+            path: first,
             line: None,
             key: None,
         }),
@@ -82,7 +84,7 @@ pub fn build(
             }
             _ => format!("{} (decided by {})", decision.evidence, decision.source),
         },
-        remediation: remediation(advisory, decision),
+        remediation: decision.remediation.clone(),
         references: advisory.references.clone(),
         advisory: Some(AdvisoryRef {
             id: advisory.id.clone(),
@@ -94,6 +96,8 @@ pub fn build(
             status: AdvisoryStatus::Vulnerable,
             relevance: relevance.describe(),
             component,
+            components: advisory.component_list().map(str::to_owned).collect(),
+            binaries,
         }),
-    }
+    })
 }

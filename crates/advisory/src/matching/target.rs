@@ -1,34 +1,12 @@
-//! What the matcher judges: every hypervisor binary of a Snapshot, plus the static Kata
-//! install itself, each mapped to the advisory product it is an instance of.
+//! What the matcher judges: every hypervisor binary of a Snapshot (and the programs built
+//! with it: QEMU's tools, its guest agent, the C virtiofsd, Firecracker's jailer), plus the
+//! static Kata install itself, each mapped to the advisory product it is an instance of.
 
 use std::path::{Path, PathBuf};
 
-use hvguard_core::{HypervisorKind, PackageRef, Probe, Snapshot, VersionSource};
+use hvguard_core::{DeviceInventory, HypervisorKind, PackageRef, Probe, Snapshot, VersionSource};
 
-use crate::Product;
-
-/// Which of a product's advisories apply to a binary: the jailer ships in Firecracker's
-/// release but only the jailer's own advisories concern the jailer binary.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum ComponentFilter {
-    /// Every advisory of the product.
-    All,
-    /// Only advisories tagged with this component.
-    Only(&'static str),
-    /// Every advisory except those tagged with this component.
-    Except(&'static str),
-}
-
-impl ComponentFilter {
-    /// True when an advisory with `component` applies.
-    pub fn admits(self, component: Option<&str>) -> bool {
-        match self {
-            ComponentFilter::All => true,
-            ComponentFilter::Only(c) => component == Some(c),
-            ComponentFilter::Except(c) => component != Some(c),
-        }
-    }
-}
+use crate::{Advisory, Product};
 
 /// One thing to match advisories against.
 #[derive(Debug, Clone, PartialEq)]
@@ -37,8 +15,8 @@ pub struct Target<'a> {
     pub path: &'a Path,
     /// The product advisories name it by.
     pub product: Product,
-    /// Which of the product's advisories apply.
-    pub filter: ComponentFilter,
+    /// The binary's kind; `None` for the Kata install.
+    pub kind: Option<HypervisorKind>,
     /// The upstream version, when known.
     pub version: Option<&'a str>,
     /// Where the upstream version came from, for evidence.
@@ -47,19 +25,76 @@ pub struct Target<'a> {
     pub package: Option<&'a PackageRef>,
     /// Kata configurations that name this binary.
     pub used_by: &'a [PathBuf],
+    /// The QEMU device type names the binary registers, when read.
+    pub devices: Option<&'a DeviceInventory>,
 }
 
-fn product_of(kind: HypervisorKind) -> Option<(Product, ComponentFilter)> {
+/// The product a binary of `kind` is an instance of; `None` for Dragonball, which is built
+/// into the runtime-rs shim (Kata's own advisories cover it).
+pub fn product_of(kind: HypervisorKind) -> Option<Product> {
     Some(match kind {
-        HypervisorKind::Qemu => (Product::Qemu, ComponentFilter::All),
-        HypervisorKind::Firecracker => (Product::Firecracker, ComponentFilter::Except("jailer")),
-        HypervisorKind::Jailer => (Product::Firecracker, ComponentFilter::Only("jailer")),
-        HypervisorKind::CloudHypervisor => (Product::CloudHypervisor, ComponentFilter::All),
-        HypervisorKind::StratoVirt => (Product::StratoVirt, ComponentFilter::All),
-        HypervisorKind::Virtiofsd => (Product::Virtiofsd, ComponentFilter::All),
-        // Dragonball is built into the runtime-rs shim: Kata's own advisories cover it.
+        HypervisorKind::Qemu
+        | HypervisorKind::QemuImg
+        | HypervisorKind::QemuNbd
+        | HypervisorKind::QemuStorageDaemon
+        | HypervisorKind::QemuGuestAgent
+        | HypervisorKind::QemuBridgeHelper
+        | HypervisorKind::QemuVirtiofsd => Product::Qemu,
+        HypervisorKind::Firecracker | HypervisorKind::Jailer => Product::Firecracker,
+        HypervisorKind::CloudHypervisor => Product::CloudHypervisor,
+        HypervisorKind::StratoVirt => Product::StratoVirt,
+        HypervisorKind::Virtiofsd => Product::Virtiofsd,
         HypervisorKind::Dragonball => return None,
     })
+}
+
+/// The product's main binary: what an advisory naming no binary is about.
+fn main_binary(product: &Product) -> Option<HypervisorKind> {
+    Some(match product {
+        Product::Qemu => HypervisorKind::Qemu,
+        Product::Firecracker => HypervisorKind::Firecracker,
+        Product::CloudHypervisor => HypervisorKind::CloudHypervisor,
+        Product::StratoVirt => HypervisorKind::StratoVirt,
+        Product::Virtiofsd => HypervisorKind::Virtiofsd,
+        Product::Kata | Product::RustVmm(_) | Product::Other(_) => return None,
+    })
+}
+
+/// The binaries `advisory` concerns for `product`: its `binaries`; for records that predate
+/// that field, the binary its component names (`jailer`, `qemu-img`, the QEMU guest agent,
+/// the C virtiofsd); else the product's main binary.
+pub fn concerned_binaries(advisory: &Advisory, product: &Product) -> Vec<HypervisorKind> {
+    if !advisory.binaries.is_empty() {
+        return advisory.binaries.clone();
+    }
+    let implied = match (product, advisory.component.as_deref()) {
+        (Product::Firecracker, Some("jailer")) => Some(HypervisorKind::Jailer),
+        (Product::Qemu, Some("qemu-img")) => Some(HypervisorKind::QemuImg),
+        (Product::Qemu, Some("agent" | "guest-agent")) => Some(HypervisorKind::QemuGuestAgent),
+        (Product::Qemu, Some("virtiofsd")) => Some(HypervisorKind::QemuVirtiofsd),
+        (Product::Qemu, Some("bridge-helper")) => Some(HypervisorKind::QemuBridgeHelper),
+        _ => None,
+    };
+    implied
+        .or_else(|| main_binary(product))
+        .into_iter()
+        .collect()
+}
+
+/// True when `advisory` is about `target`: same product, and (for binaries) one of the
+/// binaries it concerns.
+pub fn concerns(advisory: &Advisory, target: &Target<'_>) -> bool {
+    if !advisory
+        .products
+        .iter()
+        .any(|p| p.product == target.product)
+    {
+        return false;
+    }
+    match target.kind {
+        None => true,
+        Some(kind) => concerned_binaries(advisory, &target.product).contains(&kind),
+    }
 }
 
 fn describe_source(
@@ -88,11 +123,10 @@ pub fn targets(snapshot: &Snapshot) -> Vec<Target<'_>> {
         .hypervisors
         .iter()
         .filter_map(|h| {
-            let (product, filter) = product_of(h.kind)?;
             Some(Target {
                 path: &h.path,
-                product,
-                filter,
+                product: product_of(h.kind)?,
+                kind: Some(h.kind),
                 version: h.version.as_deref(),
                 version_from: describe_source(
                     h.version_source,
@@ -101,6 +135,7 @@ pub fn targets(snapshot: &Snapshot) -> Vec<Target<'_>> {
                 ),
                 package: h.package.as_ref(),
                 used_by: &h.used_by,
+                devices: h.devices.as_ref(),
             })
         })
         .collect();
@@ -108,11 +143,12 @@ pub fn targets(snapshot: &Snapshot) -> Vec<Target<'_>> {
         Probe::Found { value: install } => out.push(Target {
             path: &install.path,
             product: Product::Kata,
-            filter: ComponentFilter::All,
+            kind: None,
             version: Some(&install.version),
             version_from: format!("the Kata release ({})", install.path.display()),
             package: None,
             used_by: &[],
+            devices: None,
         }),
         // No static Kata install: nothing of Kata's own to judge.
         Probe::Absent { .. } => {}
@@ -124,7 +160,7 @@ pub fn targets(snapshot: &Snapshot) -> Vec<Target<'_>> {
                 _ => Path::new(KATA_VERSION_FILE),
             },
             product: Product::Kata,
-            filter: ComponentFilter::All,
+            kind: None,
             version: None,
             version_from: format!(
                 "nowhere: the Kata release is unknown ({})",
@@ -132,6 +168,7 @@ pub fn targets(snapshot: &Snapshot) -> Vec<Target<'_>> {
             ),
             package: None,
             used_by: &[],
+            devices: None,
         }),
     }
     out

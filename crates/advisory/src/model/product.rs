@@ -1,6 +1,7 @@
 //! The products an advisory can name, and the mappings from feed vocabularies
 //! (CPE vendor:product, package names, crate names) onto them.
 
+use std::borrow::Cow;
 use std::fmt;
 use std::str::FromStr;
 
@@ -64,6 +65,17 @@ impl Product {
         }
     }
 
+    /// `text` as this product's releases order: QEMU names the development tree after a
+    /// release `x.y.50` and its release candidates `x.y.90`, `x.y.91`, ... although they
+    /// lead to the *next* release, so `8.2.90` is `9.0.0-rc0` and `8.2.50` is `9.0.0-dev`
+    /// (`dev` sorts before `rc`). Other products' numbers are already ordered.
+    pub fn canonical_version<'a>(&self, text: &'a str) -> Cow<'a, str> {
+        if *self != Product::Qemu {
+            return Cow::Borrowed(text);
+        }
+        qemu_canonical(text).map_or(Cow::Borrowed(text), Cow::Owned)
+    }
+
     /// Maps a package, source-package or project name onto a product. Binary packages of
     /// QEMU (`qemu-system-x86`, `qemu-kvm`, `qemu-utils`) are QEMU.
     pub fn from_package_name(name: &str) -> Option<Product> {
@@ -112,6 +124,34 @@ impl Product {
             _ => return None,
         };
         Some(mapped)
+    }
+}
+
+/// The QEMU release after `major.minor`. Yearly x.0/x.1/x.2 since 4.0; before that 3.0 and
+/// 3.1 led to 4.0, 2.12 to 3.0, 1.7 to 2.0 and 0.15 to 1.0 (QEMU's release history,
+/// https://wiki.qemu.org/ChangeLog).
+fn next_qemu_release(major: u64, minor: u64) -> (u64, u64) {
+    match (major, minor) {
+        (0, 15) | (1, 7) | (2, 12) | (3, 1) => (major + 1, 0),
+        (m, n) if m >= 4 && n >= 2 => (m + 1, 0),
+        (m, n) => (m, n + 1),
+    }
+}
+
+fn qemu_canonical(text: &str) -> Option<String> {
+    let body = text.trim().trim_start_matches(['v', 'V']);
+    let mut parts = body.split('.');
+    let major = parts.next()?.parse::<u64>().ok()?;
+    let minor = parts.next()?.parse::<u64>().ok()?;
+    let micro = parts.next()?.parse::<u64>().ok()?;
+    if parts.next().is_some() {
+        return None;
+    }
+    let (next_major, next_minor) = next_qemu_release(major, minor);
+    match micro {
+        90.. => Some(format!("{next_major}.{next_minor}.0-rc{}", micro - 90)),
+        50..=89 => Some(format!("{next_major}.{next_minor}.0-dev")),
+        _ => None,
     }
 }
 
@@ -185,6 +225,33 @@ mod tests {
         }
         assert!("".parse::<Product>().is_err());
         assert!("rust-vmm:".parse::<Product>().is_err());
+    }
+
+    #[test]
+    fn qemu_development_and_release_candidate_numbers() {
+        let c = |t: &str| Product::Qemu.canonical_version(t).into_owned();
+        assert_eq!(c("8.2.90"), "9.0.0-rc0");
+        assert_eq!(c("8.2.93"), "9.0.0-rc3");
+        assert_eq!(c("9.0.90"), "9.1.0-rc0");
+        assert_eq!(c("6.1.50"), "6.2.0-dev");
+        assert_eq!(c("5.2.50"), "6.0.0-dev");
+        assert_eq!(c("3.1.90"), "4.0.0-rc0");
+        assert_eq!(c("2.12.90"), "3.0.0-rc0");
+        assert_eq!(c("3.0.50"), "3.1.0-dev");
+        assert_eq!(c("7.2.22"), "7.2.22");
+        assert_eq!(c("8.2.0-rc1"), "8.2.0-rc1");
+        assert_eq!(Product::Firecracker.canonical_version("1.0.90"), "1.0.90");
+        let order = |a: &str, b: &str| {
+            let up = |t: &str| crate::Version::parse(crate::VersionScheme::Upstream, &c(t));
+            match (up(a), up(b)) {
+                (Ok(a), Ok(b)) => a.compare(&b),
+                _ => None,
+            }
+        };
+        use std::cmp::Ordering::{Greater, Less};
+        assert_eq!(order("8.2.90", "8.2.10"), Some(Greater));
+        assert_eq!(order("8.2.90", "9.0.0"), Some(Less));
+        assert_eq!(order("8.2.50", "8.2.90"), Some(Less));
     }
 
     #[test]

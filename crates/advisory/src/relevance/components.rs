@@ -1,8 +1,16 @@
-//! The component table: for each component tag the curated advisories use, when a Kata
-//! guest can reach it. One function per question keeps each reason next to its rule.
+//! Which components a Kata guest can reach, per machine type and configuration. One match
+//! arm per rule keeps each reason next to its rule; `docs/advisory-matching.md` lists them.
+//!
+//! The device model is Kata's: every QEMU sandbox gets a virtio-serial console, a vhost-vsock
+//! device for the agent, virtio-net interfaces and a virtio-rng; q35 brings the ICH9 AHCI
+//! controller, PCIe root ports and ACPI; the configuration adds virtio-scsi or virtio-blk
+//! disks, virtio-fs or 9p sharing, an nvdimm guest image, VFIO devices, a balloon, pvpanic
+//! and a vIOMMU; microvm has virtio-mmio devices and no PCI.
+
+use hvguard_core::{HypervisorKind, KataRuntime};
 
 use super::surface::Surface;
-use crate::Product;
+use super::taxonomy::{spec, Class};
 
 /// One configuration's answer for one component.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -11,139 +19,109 @@ pub enum Judgement {
     Reachable(String),
     /// The guest cannot reach it; why.
     NotReachable(String),
-    /// The tag says nothing a configuration could decide (`other`, an unknown tag).
-    Unclassified,
+    /// The configuration does not say (a default that differs between releases, an
+    /// unknown component name).
+    Unknown(String),
 }
 
-use Judgement::{NotReachable, Reachable};
+use Judgement::{NotReachable, Reachable, Unknown};
 
-/// Every component tag this table knows, for documentation and tests.
-pub const KNOWN_COMPONENTS: &[&str] = &[
-    "9p",
-    "acpi",
-    "agent",
-    "annotations",
-    "balloon",
-    "e1000",
-    "e1000e",
-    "floppy",
-    "guest-image",
-    "ide",
-    "jailer",
-    "lsi-scsi",
-    "megasas",
-    "nbd",
-    "nvme",
-    "pci",
-    "qemu-img",
-    "qxl",
-    "rng",
-    "runtime",
-    "sdhci",
-    "serial",
-    "slirp",
-    "tcg",
-    "usb",
-    "vfio",
-    "vga",
-    "vhost-user",
-    "virtio-blk",
-    "virtio-crypto",
-    "virtio-gpu",
-    "virtio-net",
-    "virtio-scsi",
-    "virtiofsd",
-    "vnc",
-    "vsock",
-];
+/// Every component name the table judges, for documentation and tests.
+pub fn known_components() -> impl Iterator<Item = &'static str> {
+    super::taxonomy::TAXONOMY.iter().map(|s| s.name)
+}
 
-/// Whether the guest of `s` can reach `component` of `product`.
-pub fn judge(product: &Product, component: &str, s: &Surface) -> Judgement {
-    let m = s.machine();
+/// Whether the guest of `s` can reach `component`.
+pub fn judge(component: &str, s: &Surface) -> Judgement {
     let cfg = s.config.display();
+    let m = describe_machine(s);
+    let qemu = s.kind == HypervisorKind::Qemu;
     match component {
-        "floppy" if s.section == "qemu" && s.is_legacy_pc() => Reachable(format!(
-            "machine type {m} has the ISA floppy controller (fdc) ({cfg})"
-        )),
-        "floppy" => NotReachable(format!(
-            "the floppy controller exists only on machine type pc; {cfg} uses {}",
-            describe_machine(s)
-        )),
-        "ide" => ide(s),
-        "usb" => NotReachable(
-            "Kata starts QEMU with -nodefaults and configures no USB controller".into(),
-        ),
-        "vga" | "qxl" | "virtio-gpu" | "vnc" => NotReachable(format!(
-            "Kata runs the VM headless (-vga none, -display none): no {component} is configured"
-        )),
-        "e1000" | "e1000e" => NotReachable(format!(
-            "Kata's network interfaces are virtio-net; no {component} NIC is configured"
-        )),
-        "lsi-scsi" | "megasas" => NotReachable(format!(
-            "Kata's SCSI controller is virtio-scsi; no {component} HBA is configured"
-        )),
-        "nvme" => NotReachable(format!(
-            "Kata attaches no emulated NVMe controller (block_device_driver = {})",
-            or_unset(s.block_driver())
-        )),
-        "sdhci" => NotReachable("no Kata machine type has an SD host controller (SDHCI)".into()),
-        "virtio-crypto" => NotReachable("Kata configures no virtio-crypto device".into()),
-        "slirp" => NotReachable(
-            "Kata networks through tap/macvtap devices, not user-mode (SLiRP) networking".into(),
-        ),
-        "tcg" => NotReachable(
-            "Kata runs QEMU with KVM acceleration; the TCG emulator is not used".into(),
-        ),
-        "qemu-img" | "nbd" => NotReachable(format!(
-            "{component} is a host-side tool or server that no Kata guest reaches"
-        )),
-        "agent" if *product == Product::Qemu => NotReachable(
-            "the QEMU guest agent is not used by Kata (the Kata agent talks over vsock)".into(),
-        ),
-        "agent" | "runtime" | "guest-image" => Reachable(format!(
-            "the Kata {component} is part of every sandbox ({cfg})"
-        )),
+        // Every sandbox.
         "virtio-net" => Reachable(format!(
             "every Kata sandbox has virtio-net interfaces ({cfg})"
         )),
         "vsock" => Reachable(format!("the Kata agent talks to the host over vsock ({cfg})")),
-        "serial" => Reachable(format!("the guest console is a serial device ({cfg})")),
-        "balloon" | "rng" => Reachable(format!(
-            "Kata adds a virtio {component} device to the guest ({cfg})"
+        "virtio-serial" if qemu => Reachable(format!(
+            "Kata always adds a virtio-serial console to QEMU guests ({cfg})"
         )),
-        "acpi" => Reachable(format!("the guest has ACPI devices ({cfg})")),
-        "pci" if s.has_pci() => Reachable(format!(
-            "the {} guest has a PCI bus ({cfg})",
-            describe_machine(s)
+        "serial" | "virtio-serial" => Reachable(format!("the guest console is a serial device ({cfg})")),
+        "virtio-rng" if qemu => Reachable(format!(
+            "Kata adds a virtio-rng device fed by entropy_source ({cfg})"
         )),
-        "pci" => NotReachable(format!(
-            "{} guests have no PCI bus (virtio-mmio devices) ({cfg})",
-            describe_machine(s)
+        "memory-core" => Reachable(format!(
+            "every guest's DMA and memory accesses go through this code ({cfg})"
         )),
-        "virtio-blk" => virtio_blk(s),
-        "virtio-scsi" if s.block_driver() == "virtio-scsi" => {
-            Reachable(format!("block_device_driver = virtio-scsi ({cfg})"))
+        "acpi" if qemu => Reachable(format!("the {m} guest has ACPI devices ({cfg})")),
+        "kata-runtime" | "kata-agent" | "guest-image" => Reachable(format!(
+            "the Kata {} is part of every sandbox ({cfg})",
+            component.trim_start_matches("kata-")
+        )),
+
+        // The machine type.
+        "pci" | "virtio-pci" if s.has_pci() => {
+            Reachable(format!("the {m} guest has a PCI bus ({cfg})"))
         }
-        "virtio-scsi" => NotReachable(format!(
-            "block_device_driver = {}: no virtio-scsi controller ({cfg})",
-            or_unset(s.block_driver())
+        "pci" | "virtio-pci" => NotReachable(format!(
+            "{m} guests have no PCI bus (virtio-mmio devices) ({cfg})"
+        )),
+        "virtio-mmio" if !s.has_pci() || s.machine() == "microvm" => {
+            Reachable(format!("{m} guests use virtio-mmio devices ({cfg})"))
+        }
+        "virtio-mmio" => NotReachable(format!(
+            "{m} guests use virtio-pci, not virtio-mmio ({cfg})"
+        )),
+        "floppy" if qemu && s.is_legacy_pc() => Reachable(format!(
+            "machine type {m} has the ISA floppy controller (fdc) ({cfg})"
+        )),
+        "floppy" => NotReachable(format!(
+            "the floppy controller exists only on machine type pc; {cfg} uses {m}"
+        )),
+        "ahci" if qemu && s.is_q35() => Reachable(format!(
+            "machine type {m} has the built-in ICH9 AHCI controller ({cfg})"
+        )),
+        "ahci" => NotReachable(format!("{m} guests have no AHCI controller ({cfg})")),
+        "ide" => ide(s),
+
+        // The configuration.
+        "virtio-blk" => virtio_blk(s),
+        "virtio-scsi" | "scsi-disk" => virtio_scsi(component, s),
+        "nvdimm" if qemu && !s.image_as_block => Reachable(format!(
+            "the guest image is attached as an nvdimm (disable_image_nvdimm is not set) ({cfg})"
+        )),
+        "nvdimm" => NotReachable(format!(
+            "the guest image is not an nvdimm (disable_image_nvdimm = true, or not QEMU) ({cfg})"
         )),
         "9p" if s.uses_9p() => Reachable(format!("shared_fs = virtio-9p ({cfg})")),
         "9p" => NotReachable(format!(
             "shared_fs = {}: no 9p device ({cfg})",
             s.shared_fs()
         )),
-        "virtiofsd" if s.uses_virtio_fs() => Reachable(format!(
+        "virtio-fs" | "virtiofsd" if s.uses_virtio_fs() => Reachable(format!(
             "shared_fs = {}: the guest talks to virtiofsd ({cfg})",
             s.shared_fs()
         )),
-        "virtiofsd" => NotReachable(format!(
-            "shared_fs = {}: virtiofsd is not used ({cfg})",
+        "virtio-fs" | "virtiofsd" => NotReachable(format!(
+            "shared_fs = {}: virtio-fs is not used ({cfg})",
             s.shared_fs()
         )),
         "vfio" if s.vfio => Reachable(format!("VFIO passthrough is configured ({cfg})")),
         "vfio" => NotReachable(format!(
             "VFIO passthrough is not configured (hot_plug_vfio/cold_plug_vfio unset or no-port) ({cfg})"
+        )),
+        "viommu" if s.iommu => Reachable(format!("enable_iommu = true: the guest has a vIOMMU ({cfg})")),
+        "viommu" => NotReachable(format!("enable_iommu is not set: no vIOMMU ({cfg})")),
+        "virtio-balloon" if s.balloon_reporting => Reachable(format!(
+            "reclaim_guest_freed_memory = true: the guest has a virtio-balloon device ({cfg})"
+        )),
+        "virtio-balloon" => Unknown(format!(
+            "whether this Kata release adds a virtio-balloon device without reclaim_guest_freed_memory is not known ({cfg})"
+        )),
+        "pvpanic" if s.pvpanic => Reachable(format!(
+            "guest_memory_dump_path is set: Kata adds a pvpanic device ({cfg})"
+        )),
+        "pvpanic" => NotReachable(format!(
+            "guest_memory_dump_path is not set: no pvpanic device ({cfg})"
         )),
         "vhost-user" if s.vhost_user => {
             Reachable(format!("enable_vhost_user_store = true ({cfg})"))
@@ -161,13 +139,70 @@ pub fn judge(product: &Product, component: &str, s: &Surface) -> Judgement {
         "annotations" => NotReachable(format!(
             "enable_annotations is empty: pods cannot set hypervisor annotations ({cfg})"
         )),
-        _ => Judgement::Unclassified,
+
+        // Devices Kata never attaches.
+        "pcie-sriov" => NotReachable(
+            "SR-IOV emulation is only reachable through an emulated nvme or igb (QEMU 8.0+) device, and Kata attaches neither".into(),
+        ),
+        "acpi-erst" => NotReachable(
+            "the ACPI ERST device is opt-in (-device acpi-erst) and Kata never adds it".into(),
+        ),
+        "usb" | "bluetooth" => NotReachable(
+            "Kata starts QEMU with -nodefaults and configures no USB controller".into(),
+        ),
+        "vga" | "ati-vga" | "sm501" | "qxl" | "virtio-gpu" | "vhost-user-gpu" | "vnc" => {
+            NotReachable(format!(
+                "Kata runs the VM headless (-vga none, -display none): no {component} is configured"
+            ))
+        }
+        "e1000" | "e1000e" | "igb" | "vmxnet3" | "eepro100" | "tulip" | "rtl8139" | "pcnet"
+        | "rocker" | "pvrdma" | "xgmac" => NotReachable(format!(
+            "Kata's network interfaces are virtio-net; no {component} device is configured"
+        )),
+        "lsi-scsi" | "megasas" | "mptsas" | "esp-scsi" => NotReachable(format!(
+            "Kata's SCSI controller is virtio-scsi; no {component} HBA is configured"
+        )),
+        "nvme" => NotReachable(format!(
+            "Kata attaches no emulated NVMe controller (block_device_driver = {})",
+            or_unset(s.block_driver())
+        )),
+        "sdhci" => NotReachable("no Kata machine type has an SD host controller (SDHCI)".into()),
+        "virtio-crypto" => NotReachable("Kata configures no virtio-crypto device".into()),
+        "virtio-snd" | "intel-hda" | "es1370" => {
+            NotReachable(format!("Kata configures no audio device; no {component}"))
+        }
+        "hyperv" => NotReachable("Kata enables no Hyper-V emulation devices (hv-syndbg, VMBus)".into()),
+        "slirp" => NotReachable(
+            "Kata networks through tap/macvtap devices, not user-mode (SLiRP) networking".into(),
+        ),
+        "tcg" => NotReachable(
+            "Kata runs QEMU with KVM acceleration; the TCG emulator is not used".into(),
+        ),
+        "arch-arm" | "arch-ppc" if qemu => NotReachable(format!(
+            "{component} code belongs to another target architecture than the {m} guest"
+        )),
+        "guest-agent" => NotReachable(
+            "the QEMU guest agent (qemu-ga) is not used by Kata: the Kata agent talks over vsock".into(),
+        ),
+        "qemu-img" | "nbd" | "block-format" | "block-iscsi" | "block-jobs" | "bridge-helper" => {
+            NotReachable(format!(
+                "{component} is host-side code that no Kata guest drives"
+            ))
+        }
+        _ => match spec(component).map(|s| s.class) {
+            Some(Class::Vmm) => Unknown(format!(
+                "component `{component}` of a Rust VMM is not classified by the reachability model"
+            )),
+            _ => Unknown(format!(
+                "component `{component}` is not classified by the reachability model"
+            )),
+        },
     }
 }
 
 fn ide(s: &Surface) -> Judgement {
     let cfg = s.config.display();
-    if s.section != "qemu" {
+    if s.kind != HypervisorKind::Qemu {
         NotReachable(format!("{} guests have no IDE controller", s.section))
     } else if s.is_legacy_pc() {
         Reachable(format!(
@@ -189,33 +224,62 @@ fn ide(s: &Surface) -> Judgement {
     }
 }
 
+/// The block driver in effect: as configured, else the runtime's default when known.
+fn block_driver(s: &Surface) -> Option<&str> {
+    match (s.block_device_driver.as_deref(), s.kind, s.runtime) {
+        (Some(d), _, _) => Some(d),
+        // The Go runtime defaults to virtio-scsi (katautils defaultBlockDeviceDriver).
+        (None, HypervisorKind::Qemu, KataRuntime::Go) => Some("virtio-scsi"),
+        _ => None,
+    }
+}
+
+fn virtio_scsi(component: &str, s: &Surface) -> Judgement {
+    let cfg = s.config.display();
+    match block_driver(s) {
+        Some("virtio-scsi") if s.block_device_driver.is_none() => Reachable(format!(
+            "block_device_driver is not set and the Go runtime's default is virtio-scsi ({cfg})"
+        )),
+        Some("virtio-scsi") => Reachable(format!("block_device_driver = virtio-scsi ({cfg})")),
+        Some(other) => NotReachable(format!(
+            "block_device_driver = {other}: no virtio-scsi controller, so no {component} ({cfg})"
+        )),
+        None => Unknown(format!(
+            "block_device_driver is not set and this runtime's default is not known ({cfg})"
+        )),
+    }
+}
+
 fn virtio_blk(s: &Surface) -> Judgement {
     let cfg = s.config.display();
-    let driver = s.block_driver();
-    if driver.starts_with("virtio-blk") || (s.section != "qemu" && driver == "virtio-mmio") {
-        Reachable(format!("block_device_driver = {driver} ({cfg})"))
-    } else if s.image_as_block {
-        Reachable(format!(
-            "disable_image_nvdimm = true: the guest image is a virtio-blk disk ({cfg})"
-        ))
-    } else if s.section == "qemu" {
-        NotReachable(format!(
-            "block_device_driver = {} and the guest image is on nvdimm: no virtio-blk device ({cfg})",
-            or_unset(driver)
-        ))
-    } else {
-        Reachable(format!(
+    let driver = block_driver(s);
+    if s.kind != HypervisorKind::Qemu {
+        return Reachable(format!(
             "{} attaches the guest image and volumes as virtio-blk disks ({cfg})",
             s.section
-        ))
+        ));
+    }
+    match driver {
+        Some(d) if d.starts_with("virtio-blk") => {
+            Reachable(format!("block_device_driver = {d} ({cfg})"))
+        }
+        _ if s.image_as_block => Reachable(format!(
+            "disable_image_nvdimm = true: the guest image is a virtio-blk disk ({cfg})"
+        )),
+        Some(d) => NotReachable(format!(
+            "block_device_driver = {d} and the guest image is on nvdimm: no virtio-blk device ({cfg})"
+        )),
+        None => Unknown(format!(
+            "block_device_driver is not set and this runtime's default is not known ({cfg})"
+        )),
     }
 }
 
 fn describe_machine(s: &Surface) -> String {
-    match (s.section.as_str(), &s.machine_type) {
-        ("qemu", Some(m)) => m.clone(),
-        ("qemu", None) => "q35 (Kata's default; machine_type not set)".into(),
-        (section, _) => section.to_owned(),
+    match (s.kind, &s.machine_type) {
+        (HypervisorKind::Qemu, Some(m)) => m.clone(),
+        (HypervisorKind::Qemu, None) => "q35 (Kata's default; machine_type not set)".into(),
+        _ => s.section.clone(),
     }
 }
 

@@ -5,15 +5,16 @@
 
 pub mod components;
 pub mod surface;
+pub mod taxonomy;
 
 use std::path::PathBuf;
 
-use hvguard_core::Snapshot;
+use hvguard_core::{HypervisorKind, Snapshot};
 use serde::Serialize;
 
-use crate::{AdvisoryKind, Product};
+use crate::{Advisory, AdvisoryKind, Product};
 use components::Judgement;
-pub use components::{judge, KNOWN_COMPONENTS};
+pub use components::{judge, known_components};
 pub use surface::{surfaces_of, Surface};
 
 /// Whether a component can be reached from a configured guest.
@@ -58,19 +59,19 @@ pub struct ReachModel {
     pub surfaces: Vec<Surface>,
 }
 
-/// The configuration sections whose guests run on a binary of `product`.
-fn sections_for(product: &Product) -> &'static [&'static str] {
-    match product {
-        Product::Qemu => &["qemu"],
-        Product::Firecracker => &["firecracker"],
-        Product::CloudHypervisor => &["clh"],
-        Product::StratoVirt => &["stratovirt"],
+/// The hypervisors whose guests run on a binary of `product`; `None` for every one.
+fn hypervisors_for(product: &Product) -> Option<&'static [HypervisorKind]> {
+    Some(match product {
+        Product::Qemu => &[HypervisorKind::Qemu],
+        Product::Firecracker => &[HypervisorKind::Firecracker],
+        Product::CloudHypervisor => &[HypervisorKind::CloudHypervisor],
+        Product::StratoVirt => &[HypervisorKind::StratoVirt],
         // A standalone virtiofsd serves QEMU and Cloud Hypervisor guests (Dragonball's is
         // built in); Kata advisories concern every sandbox whatever its hypervisor.
-        Product::Virtiofsd => &["qemu", "clh"],
-        Product::Kata => surface::SECTIONS,
+        Product::Virtiofsd => &[HypervisorKind::Qemu, HypervisorKind::CloudHypervisor],
+        Product::Kata => return None,
         Product::RustVmm(_) | Product::Other(_) => &[],
-    }
+    })
 }
 
 impl ReachModel {
@@ -81,65 +82,99 @@ impl ReachModel {
         }
     }
 
-    /// Judges `component` of `product` for a binary used by the configurations `used_by`
-    /// (all configurations of the product's sections when empty or when none of them
-    /// applies). Reachable from any configuration wins: one exposed guest is enough.
-    pub fn assess(
-        &self,
-        product: &Product,
-        used_by: &[PathBuf],
-        component: Option<&str>,
-        kind: Option<AdvisoryKind>,
-    ) -> Relevance {
-        let sections = sections_for(product);
-        let mut relevant: Vec<&Surface> = self
-            .surfaces
-            .iter()
-            .filter(|s| sections.contains(&s.section.as_str()))
+    /// Judges `advisory` for a binary of `product` used by the configurations `used_by`
+    /// (all configurations of the product's hypervisors when empty or when none of them
+    /// applies). Reachable from any configuration through any of the advisory's components
+    /// wins: one exposed guest is enough. Not reachable needs every component unreachable
+    /// from every configuration.
+    pub fn assess(&self, product: &Product, used_by: &[PathBuf], advisory: &Advisory) -> Relevance {
+        let components: Vec<&str> = advisory
+            .component_list()
+            .filter(|c| !c.is_empty())
             .collect();
-        if relevant.iter().any(|s| used_by.contains(&s.config)) {
-            relevant.retain(|s| used_by.contains(&s.config));
-        }
         let unknown = |reason: String| Relevance {
             reach: Reach::Unknown,
             reason,
             vm_escape_path: false,
         };
-        let Some(component) = component.filter(|c| !c.is_empty()) else {
+        if components.is_empty() {
             return unknown("the advisory names no component".into());
-        };
-        if component == "agent" && *product == Product::Qemu {
-            // qemu-ga is a separate program that runs inside guests; no configuration is
-            // needed to know the host's qemu-system binary does not contain it.
+        }
+        if components.iter().all(|c| NEVER_FROM_A_GUEST.contains(c)) {
+            // No configuration is needed to know that no guest drives host-side tools.
             return Relevance {
                 reach: Reach::NotReachable,
-                reason: "the QEMU guest agent (qemu-ga) is a separate in-guest program, not part of the host's QEMU binary; Kata's own agent talks over vsock".into(),
+                reason: format!(
+                    "{} is host-side code or an in-guest program no Kata sandbox uses; no guest reaches it",
+                    components.join(", ")
+                ),
                 vm_escape_path: false,
             };
         }
+        let kinds = hypervisors_for(product);
+        let mut relevant: Vec<&Surface> = self
+            .surfaces
+            .iter()
+            .filter(|s| kinds.is_none_or(|k| k.contains(&s.kind)))
+            .collect();
+        if relevant.iter().any(|s| used_by.contains(&s.config)) {
+            relevant.retain(|s| used_by.contains(&s.config));
+        }
         if relevant.is_empty() {
+            let scope =
+                kinds.or((!advisory.hypervisors.is_empty()).then_some(&advisory.hypervisors[..]));
+            let names = scope.map_or("[hypervisor.*]".to_owned(), |k| {
+                k.iter()
+                    .flat_map(|k| section_names(*k))
+                    .map(|s| format!("[hypervisor.{s}]"))
+                    .collect::<Vec<_>>()
+                    .join(" or ")
+            });
             return unknown(format!(
-                "no Kata configuration with a [hypervisor.{}] section was found",
-                sections.join("|")
+                "no Kata configuration with a {names} section was found"
             ));
         }
+        if !advisory.hypervisors.is_empty() {
+            // Kata advisories about one hypervisor (CVE-2026-24834: Cloud Hypervisor's pmem).
+            let used: Vec<&str> = relevant.iter().map(|s| s.section.as_str()).collect();
+            relevant.retain(|s| advisory.hypervisors.contains(&s.kind));
+            if relevant.is_empty() {
+                let wanted: Vec<&str> = advisory.hypervisors.iter().map(|k| k.as_str()).collect();
+                let mut used = used;
+                used.sort();
+                used.dedup();
+                return Relevance {
+                    reach: Reach::NotReachable,
+                    reason: format!(
+                        "the advisory concerns {} sandboxes; the Kata configurations run {}",
+                        wanted.join(", "),
+                        used.join(", ")
+                    ),
+                    vm_escape_path: false,
+                };
+            }
+        }
         let mut not_reachable = Vec::new();
+        let mut unknowns = Vec::new();
         for s in &relevant {
-            match judge(product, component, s) {
-                Judgement::Reachable(reason) => {
-                    return Relevance {
-                        reach: Reach::Reachable,
-                        reason,
-                        vm_escape_path: kind == Some(AdvisoryKind::VmEscape),
+            for component in &components {
+                match judge(component, s) {
+                    Judgement::Reachable(reason) => {
+                        return Relevance {
+                            reach: Reach::Reachable,
+                            reason,
+                            vm_escape_path: advisory.kind == Some(AdvisoryKind::VmEscape),
+                        }
                     }
-                }
-                Judgement::NotReachable(reason) => not_reachable.push(reason),
-                Judgement::Unclassified => {
-                    return unknown(format!(
-                        "component `{component}` is not classified by the reachability model"
-                    ))
+                    Judgement::NotReachable(reason) => not_reachable.push(reason),
+                    Judgement::Unknown(reason) => unknowns.push(reason),
                 }
             }
+        }
+        if !unknowns.is_empty() {
+            unknowns.sort();
+            unknowns.dedup();
+            return unknown(unknowns.join("; "));
         }
         not_reachable.sort();
         not_reachable.dedup();
@@ -148,5 +183,29 @@ impl ReachModel {
             reason: not_reachable.join("; "),
             vm_escape_path: false,
         }
+    }
+}
+
+/// Components no Kata guest can drive whatever the configuration: host-side tools, and the
+/// QEMU guest agent (an in-guest program Kata does not use).
+const NEVER_FROM_A_GUEST: &[&str] = &[
+    "block-format",
+    "block-iscsi",
+    "block-jobs",
+    "bridge-helper",
+    "guest-agent",
+    "nbd",
+    "qemu-img",
+];
+
+/// The `[hypervisor.<name>]` spellings of a hypervisor kind, for messages.
+fn section_names(kind: HypervisorKind) -> &'static [&'static str] {
+    match kind {
+        HypervisorKind::Qemu => &["qemu"],
+        HypervisorKind::Firecracker => &["firecracker"],
+        HypervisorKind::CloudHypervisor => &["clh", "cloud-hypervisor"],
+        HypervisorKind::Dragonball => &["dragonball"],
+        HypervisorKind::StratoVirt => &["stratovirt"],
+        _ => &[],
     }
 }

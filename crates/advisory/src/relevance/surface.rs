@@ -3,18 +3,23 @@
 
 use std::path::PathBuf;
 
-use hvguard_core::{ConfigValue, KataConfig};
+use std::collections::BTreeMap;
 
-/// The hypervisor sections Kata configurations use (`[hypervisor.qemu]`, ...).
-pub const SECTIONS: &[&str] = &["qemu", "firecracker", "clh", "dragonball", "stratovirt"];
+use hvguard_core::{
+    enables_vfio, hypervisor_of_section, ConfigValue, HypervisorKind, KataConfig, KataRuntime,
+};
 
 /// The guest-visible surface one configuration sets up.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Surface {
     /// The main configuration file.
     pub config: PathBuf,
-    /// The hypervisor section (`qemu`, `firecracker`, `clh`, ...).
+    /// The hypervisor section as written (`qemu`, `firecracker`, `clh`, `cloud-hypervisor`, ...).
     pub section: String,
+    /// The hypervisor that section configures.
+    pub kind: HypervisorKind,
+    /// The runtime reading the configuration (defaults differ between them).
+    pub runtime: KataRuntime,
     /// `machine_type`, as written; `None` when not set.
     pub machine_type: Option<String>,
     /// `shared_fs` (`virtio-fs`, `virtio-9p`, `inline-virtio-fs`, `none`); `None` when not set.
@@ -34,6 +39,12 @@ pub struct Surface {
     pub annotations: bool,
     /// `jailer_path` is non-empty.
     pub jailer: bool,
+    /// `enable_iommu = true`: the guest gets a vIOMMU.
+    pub iommu: bool,
+    /// `reclaim_guest_freed_memory = true`: a virtio-balloon with free page reporting.
+    pub balloon_reporting: bool,
+    /// `guest_memory_dump_path` is set: Kata adds a pvpanic device.
+    pub pvpanic: bool,
 }
 
 fn text<'a>(config: &'a KataConfig, key: &str) -> Option<&'a str> {
@@ -61,34 +72,54 @@ fn non_empty_list(config: &KataConfig, key: &str) -> bool {
     }
 }
 
-fn vfio_port(value: Option<&str>) -> bool {
-    value.is_some_and(|v| !v.eq_ignore_ascii_case("no-port"))
+fn vfio(config: &KataConfig, prefix: &str) -> bool {
+    [
+        "hot_plug_vfio",
+        "cold_plug_vfio",
+        "hotplug_vfio_on_root_bus",
+    ]
+    .iter()
+    .any(|option| {
+        config
+            .values
+            .get(&format!("{prefix}{option}"))
+            .is_some_and(|v| enables_vfio(option, &v.value))
+    })
+}
+
+/// The `[hypervisor.<section>]` tables of `config` that configure a local VMM, sorted.
+fn sections(config: &KataConfig) -> BTreeMap<&str, HypervisorKind> {
+    config
+        .values
+        .keys()
+        .filter_map(|k| k.strip_prefix("hypervisor.")?.split_once('.'))
+        .filter_map(|(section, _)| Some((section, hypervisor_of_section(section)?)))
+        .collect()
 }
 
 /// The surface of every hypervisor section present in `config`.
 pub fn surfaces_of(config: &KataConfig) -> Vec<Surface> {
-    SECTIONS
-        .iter()
-        .filter(|section| {
-            let prefix = format!("hypervisor.{section}.");
-            config.values.keys().any(|k| k.starts_with(&prefix))
-        })
-        .map(|section| {
+    sections(config)
+        .into_iter()
+        .map(|(section, kind)| {
             let key = |name: &str| format!("hypervisor.{section}.{name}");
             Surface {
                 config: config.main.clone(),
-                section: (*section).to_owned(),
+                section: section.to_owned(),
+                kind,
+                runtime: config.runtime,
                 machine_type: text(config, &key("machine_type")).map(str::to_owned),
                 shared_fs: text(config, &key("shared_fs")).map(str::to_owned),
                 block_device_driver: text(config, &key("block_device_driver")).map(str::to_owned),
                 block_devices_disabled: flag(config, &key("disable_block_device_use")),
                 image_as_block: flag(config, &key("disable_image_nvdimm")),
-                vfio: vfio_port(text(config, &key("hot_plug_vfio")))
-                    || vfio_port(text(config, &key("cold_plug_vfio")))
-                    || flag(config, &key("hotplug_vfio_on_root_bus")),
+                vfio: vfio(config, &format!("hypervisor.{section}.")),
                 vhost_user: flag(config, &key("enable_vhost_user_store")),
                 annotations: non_empty_list(config, &key("enable_annotations")),
                 jailer: text(config, &key("jailer_path")).is_some(),
+                iommu: flag(config, &key("enable_iommu")),
+                balloon_reporting: flag(config, &key("reclaim_guest_freed_memory")),
+                pvpanic: text(config, &key("guest_memory_dump_path")).is_some(),
             }
         })
         .collect()
@@ -116,9 +147,9 @@ impl Surface {
     /// True when the guest has a PCI bus (not microvm, not Firecracker or Dragonball, whose
     /// devices are virtio-mmio).
     pub fn has_pci(&self) -> bool {
-        match self.section.as_str() {
-            "qemu" => self.machine() != "microvm",
-            "clh" | "stratovirt" => true,
+        match self.kind {
+            HypervisorKind::Qemu => self.machine() != "microvm",
+            HypervisorKind::CloudHypervisor | HypervisorKind::StratoVirt => true,
             _ => false,
         }
     }
@@ -149,7 +180,7 @@ impl Surface {
 #[allow(clippy::unwrap_used, clippy::expect_used)]
 mod tests {
     use super::*;
-    use hvguard_core::{KataRuntime, SourcedValue};
+    use hvguard_core::SourcedValue;
     use std::collections::BTreeMap;
 
     fn config(values: &[(&str, ConfigValue)]) -> KataConfig {
@@ -198,7 +229,7 @@ mod tests {
         ]);
         let found = surfaces_of(&c);
         assert_eq!(found.len(), 2);
-        let (fc, qemu) = (&found[1], &found[0]);
+        let (fc, qemu) = (&found[0], &found[1]);
         assert_eq!(qemu.section, "qemu");
         assert!(qemu.is_legacy_pc() && !qemu.is_q35() && qemu.has_pci());
         assert!(qemu.vfio && qemu.annotations && !qemu.jailer);
@@ -221,5 +252,15 @@ mod tests {
         assert!(surfaces_of(&legacy)[0].vfio);
         let microvm = config(&[("hypervisor.qemu.machine_type", s("microvm"))]);
         assert!(!surfaces_of(&microvm)[0].has_pci());
+        // runtime-rs spells Cloud Hypervisor's table `cloud-hypervisor`.
+        let rs = config(&[(
+            "hypervisor.cloud-hypervisor.path",
+            s("/opt/kata/bin/cloud-hypervisor"),
+        )]);
+        let clh = &surfaces_of(&rs)[0];
+        assert_eq!(clh.kind, HypervisorKind::CloudHypervisor);
+        assert!(clh.has_pci());
+        let remote = config(&[("hypervisor.remote.path", s("/x"))]);
+        assert!(surfaces_of(&remote).is_empty());
     }
 }

@@ -164,25 +164,36 @@ impl Store {
         &self.conn
     }
 
-    /// Every stored advisory, sorted by id, with the stored KEV, EPSS and distro facts
-    /// joined onto it.
+    /// Every stored advisory, sorted by id: the records of all its sources merged
+    /// (`crate::merge`), with the stored KEV, EPSS and distro facts joined onto it.
     pub fn advisories(&self) -> Result<Vec<Advisory>, StoreError> {
-        let mut advisories: Vec<Advisory> =
-            self.rows("SELECT id, json FROM advisories ORDER BY id")?;
+        let records: Vec<(String, Advisory)> =
+            self.sourced_rows("SELECT id, source, json FROM advisories ORDER BY id, source")?;
+        let mut by_id: BTreeMap<String, Vec<(String, Advisory)>> = BTreeMap::new();
+        for (source, adv) in records {
+            by_id.entry(adv.id.clone()).or_default().push((source, adv));
+        }
+        let mut advisories: Vec<Advisory> = by_id
+            .into_values()
+            .filter_map(crate::merge::merge_records)
+            .collect();
         self.apply_stored_facts(&mut advisories)?;
         Ok(advisories)
     }
 
     /// Joins the stored KEV, EPSS and distro facts onto `advisories` (stored or shipped).
     pub fn apply_stored_facts(&self, advisories: &mut [Advisory]) -> Result<(), StoreError> {
-        let kev: BTreeMap<String, KevEntry> = self
-            .rows::<KevEntry>("SELECT cve, json FROM kev ORDER BY cve")?
-            .into_iter()
-            .map(|k| (k.cve.clone(), k))
-            .collect();
+        // Several sources may flag one CVE: the first source by name, whatever the order
+        // of the imports.
+        let mut kev: BTreeMap<String, KevEntry> = BTreeMap::new();
+        for (_, k) in
+            self.sourced_rows::<KevEntry>("SELECT cve, source, json FROM kev ORDER BY cve, source")?
+        {
+            kev.entry(k.cve.clone()).or_insert(k);
+        }
         let epss = self.epss()?;
         let distro: Vec<DistroAdvisory> =
-            self.rows("SELECT id, json FROM distro ORDER BY id, distro, release, package")?;
+            self.rows("SELECT id, json FROM distro ORDER BY id, distro, release, package, source")?;
         crate::apply_facts(advisories, &kev, &epss, &distro);
         Ok(())
     }
@@ -191,7 +202,7 @@ impl Store {
         let path = &self.path;
         let mut stmt = self
             .conn
-            .prepare("SELECT cve, epss, percentile FROM epss")
+            .prepare("SELECT cve, epss, percentile FROM epss ORDER BY cve, source")
             .map_err(|e| StoreError::sqlite(path, "reading EPSS scores", e))?;
         let rows = stmt
             .query_map([], |row| {
@@ -208,7 +219,40 @@ impl Store {
         for row in rows {
             let (cve, score) =
                 row.map_err(|e| StoreError::sqlite(path, "reading EPSS scores", e))?;
-            out.insert(cve, score);
+            out.entry(cve).or_insert(score);
+        }
+        Ok(out)
+    }
+
+    /// Runs a `SELECT key, source, json` query: every json column with its source.
+    fn sourced_rows<T: serde::de::DeserializeOwned>(
+        &self,
+        sql: &str,
+    ) -> Result<Vec<(String, T)>, StoreError> {
+        let path = &self.path;
+        let mut stmt = self
+            .conn
+            .prepare(sql)
+            .map_err(|e| StoreError::sqlite(path, "reading records", e))?;
+        let rows = stmt
+            .query_map([], |row| {
+                Ok((
+                    row.get::<_, String>(0)?,
+                    row.get::<_, String>(1)?,
+                    row.get::<_, String>(2)?,
+                ))
+            })
+            .map_err(|e| StoreError::sqlite(path, "reading records", e))?;
+        let mut out = Vec::new();
+        for row in rows {
+            let (id, source, json) =
+                row.map_err(|e| StoreError::sqlite(path, "reading records", e))?;
+            let value = serde_json::from_str(&json).map_err(|e| StoreError::Record {
+                path: path.clone(),
+                id,
+                message: e.to_string(),
+            })?;
+            out.push((source, value));
         }
         Ok(out)
     }
@@ -276,7 +320,7 @@ impl Store {
         let mut stmt = self
             .conn
             .prepare(
-                "SELECT product, COUNT(*) FROM advisory_products GROUP BY product ORDER BY product",
+                "SELECT product, COUNT(DISTINCT id) FROM advisory_products GROUP BY product ORDER BY product",
             )
             .map_err(sql_err)?;
         let per_product = stmt
@@ -293,7 +337,7 @@ impl Store {
             path: path.clone(),
             schema_version,
             sources,
-            advisories: self.count("SELECT COUNT(*) FROM advisories")?,
+            advisories: self.count("SELECT COUNT(DISTINCT id) FROM advisories")?,
             per_product,
             kev: self.count("SELECT COUNT(*) FROM kev")?,
             epss: self.count("SELECT COUNT(*) FROM epss")?,

@@ -14,14 +14,17 @@ use super::StoreError;
 /// - 2: `seen` is keyed by host identity and root as well, and records whether each
 ///   finding was listed by `advisories --new` and when it was delivered to a webhook.
 /// - 3: history, baseline and digest-cache tables.
-pub const SCHEMA_VERSION: i64 = 3;
+/// - 4: one row per (record, source) in every fact table, so that importing the same
+///   records in another order gives the same store (docs/advisory-store.md).
+pub const SCHEMA_VERSION: i64 = 4;
 
-/// The tables of schema version 1 (later versions add theirs through the steps of
-/// `migrate.rs`, on a fresh store too, so fresh and upgraded stores are alike). `advisories.json` holds the whole serde [`crate::Advisory`] so that a model
-/// field added later needs no migration; `advisory_products` indexes the product names.
+/// The tables of schema version 1 (later versions add or reshape theirs through the steps of
+/// `migrate.rs`, on a fresh store too, so fresh and upgraded stores are alike).
+/// `advisories.json` holds the whole serde [`crate::Advisory`] so that a model field added
+/// later needs no migration; `advisory_products` indexes the product names.
 /// KEV, EPSS and distro facts live in their own tables and are joined at load time, so a
 /// KEV refresh reaches advisories imported before or after it.
-const CREATE: &str = "
+pub(crate) const CREATE: &str = "
 CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
 CREATE TABLE sources (
     name TEXT PRIMARY KEY,
@@ -66,6 +69,54 @@ INSERT INTO seen_v2 (host, root, advisory, binary, first_seen, listed, notified_
     SELECT '', '', advisory, binary, first_seen, 1, first_seen FROM seen;
 DROP TABLE seen;
 ALTER TABLE seen_v2 RENAME TO seen;
+";
+
+/// Version 3 to 4: every fact table keyed by (record, source), so that a later import never
+/// overwrites what another source said. A version 3 row (one per record id: the last import
+/// won) is kept under the source that wrote it; the product index learns that source from
+/// the advisory row of its id.
+pub(crate) const V3_TO_V4: &str = "
+DROP INDEX IF EXISTS advisories_source;
+DROP INDEX IF EXISTS advisory_products_product;
+ALTER TABLE advisories RENAME TO advisories_v3;
+ALTER TABLE advisory_products RENAME TO advisory_products_v3;
+ALTER TABLE kev RENAME TO kev_v3;
+ALTER TABLE epss RENAME TO epss_v3;
+ALTER TABLE distro RENAME TO distro_v3;
+CREATE TABLE advisories (
+    id TEXT NOT NULL, source TEXT NOT NULL, json TEXT NOT NULL, PRIMARY KEY (id, source)
+);
+CREATE INDEX advisories_source ON advisories(source);
+CREATE TABLE advisory_products (
+    id TEXT NOT NULL, product TEXT NOT NULL, source TEXT NOT NULL,
+    PRIMARY KEY (id, product, source)
+);
+CREATE INDEX advisory_products_product ON advisory_products(product);
+CREATE TABLE kev (
+    cve TEXT NOT NULL, source TEXT NOT NULL, json TEXT NOT NULL, PRIMARY KEY (cve, source)
+);
+CREATE TABLE epss (
+    cve TEXT NOT NULL, source TEXT NOT NULL, epss REAL NOT NULL, percentile REAL NOT NULL,
+    PRIMARY KEY (cve, source)
+);
+CREATE TABLE distro (
+    id TEXT NOT NULL, distro TEXT NOT NULL, release TEXT NOT NULL, package TEXT NOT NULL,
+    source TEXT NOT NULL, json TEXT NOT NULL,
+    PRIMARY KEY (id, distro, release, package, source)
+);
+INSERT INTO advisories (id, source, json) SELECT id, source, json FROM advisories_v3;
+INSERT OR IGNORE INTO advisory_products (id, product, source)
+    SELECT p.id, p.product, a.source FROM advisory_products_v3 p
+    JOIN advisories_v3 a ON a.id = p.id;
+INSERT INTO kev (cve, source, json) SELECT cve, source, json FROM kev_v3;
+INSERT INTO epss (cve, source, epss, percentile) SELECT cve, source, epss, percentile FROM epss_v3;
+INSERT INTO distro (id, distro, release, package, source, json)
+    SELECT id, distro, release, package, source, json FROM distro_v3;
+DROP TABLE advisories_v3;
+DROP TABLE advisory_products_v3;
+DROP TABLE kev_v3;
+DROP TABLE epss_v3;
+DROP TABLE distro_v3;
 ";
 
 /// Creates every table in an empty database and records the schema version.

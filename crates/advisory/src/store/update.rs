@@ -325,12 +325,7 @@ fn write_batch(
 ) -> Result<(), StoreError> {
     let name = &batch.source.name;
     let sql = |what: &'static str| move |e| StoreError::sqlite(temp, what, e);
-    tx.execute(
-        "DELETE FROM advisory_products WHERE id IN (SELECT id FROM advisories WHERE source = ?1)",
-        [name],
-    )
-    .map_err(sql("replacing the source's advisories"))?;
-    for table in ["advisories", "kev", "epss", "distro"] {
+    for table in ["advisories", "advisory_products", "kev", "epss", "distro"] {
         tx.execute(&format!("DELETE FROM {table} WHERE source = ?1"), [name])
             .map_err(sql("replacing the source's records"))?;
     }
@@ -345,26 +340,36 @@ fn write_batch(
     let mut put_adv = tx
         .prepare("INSERT OR REPLACE INTO advisories (id, source, json) VALUES (?1, ?2, ?3)")
         .map_err(sql("preparing the advisory insert"))?;
-    let mut clear_products = tx
-        .prepare("DELETE FROM advisory_products WHERE id = ?1")
-        .map_err(sql("preparing the product index"))?;
     let mut put_product = tx
-        .prepare("INSERT OR IGNORE INTO advisory_products (id, product) VALUES (?1, ?2)")
+        .prepare(
+            "INSERT OR IGNORE INTO advisory_products (id, product, source) VALUES (?1, ?2, ?3)",
+        )
         .map_err(sql("preparing the product index"))?;
+    // One source may hold several records of one id (a folder with the NVD and the CVE 5
+    // record of a CVE): merged, so that none of them is lost to the primary key.
+    let mut by_id: std::collections::BTreeMap<&str, Vec<(String, crate::Advisory)>> =
+        std::collections::BTreeMap::new();
     for adv in &batch.imported.advisories {
-        let json = to_json(temp, &adv.id, adv)?;
+        by_id
+            .entry(adv.id.as_str())
+            .or_default()
+            .push((name.clone(), adv.clone()));
+    }
+    for (id, records) in by_id {
+        let count = records.len() as u64;
+        let Some(adv) = crate::merge::merge_records(records) else {
+            continue;
+        };
+        let json = to_json(temp, id, &adv)?;
         put_adv
-            .execute(params![adv.id, name, json])
+            .execute(params![id, name, json])
             .map_err(sql("writing an advisory"))?;
-        clear_products
-            .execute([&adv.id])
-            .map_err(sql("writing the product index"))?;
         for product in &adv.products {
             put_product
-                .execute(params![adv.id, product.product.name()])
+                .execute(params![id, product.product.name(), name])
                 .map_err(sql("writing the product index"))?;
         }
-        step(1)?;
+        step(count)?;
     }
     let mut put_kev = tx
         .prepare("INSERT OR REPLACE INTO kev (cve, source, json) VALUES (?1, ?2, ?3)")
@@ -448,7 +453,7 @@ fn verify(temp: &Path, batches: &[ImportBatch]) -> Result<u64, StoreError> {
         return Err(fail(format!("integrity_check: {integrity}")));
     }
     let stored = store.advisories()?;
-    let count = store.count("SELECT COUNT(*) FROM advisories")?;
+    let count = store.count("SELECT COUNT(DISTINCT id) FROM advisories")?;
     if stored.len() as u64 != count {
         return Err(fail(format!(
             "{count} advisory rows but {} decoded",

@@ -61,26 +61,12 @@ fn hypervisor_option(key: &str) -> Option<&str> {
     Some(option)
 }
 
-/// Whether one hypervisor option enables VFIO device passthrough.
-///
-/// `no-port` is Kata's explicit "no VFIO port"; an empty string is the unset default. The
-/// legacy boolean predates the port-type options.
-fn enables_vfio(option: &str, value: &ConfigValue) -> bool {
-    match option {
-        "hot_plug_vfio" | "cold_plug_vfio" => value
-            .as_str()
-            .is_some_and(|v| !v.trim().is_empty() && v.trim() != "no-port"),
-        "hotplug_vfio_on_root_bus" => value.as_bool() == Some(true),
-        _ => false,
-    }
-}
-
 /// Every value in every config that enables VFIO passthrough, in config then key order.
 pub(super) fn vfio_enablers(configs: &[KataConfig]) -> Vec<Enabler> {
     let mut found = Vec::new();
     for config in configs {
         for (key, value) in &config.values {
-            if hypervisor_option(key).is_some_and(|o| enables_vfio(o, &value.value)) {
+            if hypervisor_option(key).is_some_and(|o| hvguard_core::enables_vfio(o, &value.value)) {
                 found.push(Enabler::new(key, value));
             }
         }

@@ -135,5 +135,5 @@ pub(crate) fn is_remote(name: &str) -> bool {
 
 /// Cloud Hypervisor's section name differs between releases.
 pub(crate) fn is_clh(name: &str) -> bool {
-    matches!(name, "clh" | "cloud-hypervisor")
+    hvguard_core::hypervisor_of_section(name) == Some(hvguard_core::HypervisorKind::CloudHypervisor)
 }

@@ -11,6 +11,7 @@ use super::glob::{Dialect, Glob};
 use super::toml_text::string_to_toml;
 use crate::emit::Hit;
 use crate::{Emitter, RuleMeta};
+use hvguard_core::version::UpstreamVersion;
 use hvguard_core::{
     describe_readings, readings_in_play, ContainerdSemantics, Location, Probe, Severity, Snapshot,
 };
@@ -44,21 +45,9 @@ const UNGATED: [&str; 6] = [
 
 /// The Kata release: `Some(true)` when older than 4.0.0, `None` when unknown.
 fn older_than_4(install: &Probe<hvguard_core::KataInstall>) -> Option<bool> {
-    let version = install
-        .value()?
-        .version
-        .trim()
-        .trim_start_matches('v')
-        .to_string();
-    let (core, pre) = match version.split_once(['-', '+']) {
-        Some((core, rest)) => (core.to_string(), version.contains('-') && !rest.is_empty()),
-        None => (version.clone(), false),
-    };
-    let mut parts = core.split('.').map(|p| p.parse::<u64>().ok());
-    let major = parts.next().flatten()?;
-    let minor = parts.next().flatten().unwrap_or(0);
-    let patch = parts.next().flatten().unwrap_or(0);
-    Some(major < 4 || (major == 4 && minor == 0 && patch == 0 && pre))
+    let version = UpstreamVersion::parse(&install.value()?.version).ok()?;
+    let four = UpstreamVersion::parse("4.0.0").ok()?;
+    Some(version < four)
 }
 
 /// The ungated keys a pattern lets through, by containerd's matching.

@@ -209,15 +209,7 @@ pub(crate) fn vfio_without_iommu(view: &ConfigView<'_>) -> Vec<Offence> {
             "hotplug_vfio_on_root_bus",
         ] {
             let Some(f) = s.get(key) else { continue };
-            let plugged = match &f.value.value {
-                ConfigValue::String(v) => {
-                    let v = v.trim();
-                    !v.is_empty() && v != "no-port"
-                }
-                ConfigValue::Bool(b) => *b,
-                _ => false,
-            };
-            if plugged {
+            if hvguard_core::enables_vfio(key, &f.value.value) {
                 out.push(s.found(
                     key,
                     &f,

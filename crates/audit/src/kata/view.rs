@@ -2,20 +2,8 @@
 //! and the location and evidence a finding cites.
 
 use super::toml_text::value_to_toml;
-use hvguard_core::{ConfigValue, KataConfig, KataRuntime, Location, SourcedValue};
+use hvguard_core::{ConfigValue, KataConfig, KataRuntime, Location, SourcedValue, KEY_SPELLINGS};
 use std::collections::BTreeSet;
-
-/// Keys whose runtime-rs spelling differs from the Go one (`canonical`, runtime-rs, other aliases).
-/// runtime-rs reads `seccomp_sandbox`; it also accepts `dbg_monitor_socket` as an alias of
-/// `extra_monitor_socket` (kata-types `DebugInfo`).
-const SPELLINGS: &[(&str, &str, &[&str])] = &[
-    ("seccompsandbox", "seccomp_sandbox", &[]),
-    (
-        "extra_monitor_socket",
-        "extra_monitor_socket",
-        &["dbg_monitor_socket"],
-    ),
-];
 
 /// A key found in the merged values, with the dotted spelling an operator would look for.
 #[derive(Debug, Clone, Copy)]
@@ -102,11 +90,10 @@ impl<'a> ConfigView<'a> {
     pub fn spelling(&self, section: &str, name: &str) -> String {
         let leaf = match self.runtime() {
             KataRuntime::Go => name,
-            KataRuntime::Rs => SPELLINGS
+            KataRuntime::Rs => KEY_SPELLINGS
                 .iter()
-                .find(|(canonical, _, _)| *canonical == name)
-                .map(|(_, rs, _)| *rs)
-                .unwrap_or(name),
+                .find(|s| s.canonical == name)
+                .map_or(name, |s| s.runtime_rs),
         };
         format!("{section}.{leaf}")
     }
@@ -131,9 +118,7 @@ impl<'a> ConfigView<'a> {
     /// same key, since runtime-rs rejects a table holding both an alias and its field.
     pub fn is_alias_key(&self, key: &str) -> bool {
         let leaf = key.rsplit('.').next().unwrap_or(key);
-        SPELLINGS
-            .iter()
-            .any(|(_, _, aliases)| aliases.contains(&leaf))
+        KEY_SPELLINGS.iter().any(|s| s.aliases.contains(&leaf))
     }
 
     /// Where a found value was set.
@@ -158,13 +143,11 @@ impl<'a> ConfigView<'a> {
 /// Every spelling of `name`, the canonical (Go) one first.
 fn spellings(name: &str) -> Vec<&str> {
     let mut out = vec![name];
-    for (canonical, rs, aliases) in SPELLINGS {
-        if *canonical == name {
-            if *rs != name {
-                out.push(rs);
-            }
-            out.extend(aliases.iter().copied());
+    for s in KEY_SPELLINGS.iter().filter(|s| s.canonical == name) {
+        if s.runtime_rs != name {
+            out.push(s.runtime_rs);
         }
+        out.extend(s.aliases.iter().copied());
     }
     out
 }

@@ -200,6 +200,7 @@ pub fn binary(kind: HypervisorKind, path: &str, mode: u32, uid: u32) -> Hypervis
         used_by: vec![],
         parent_dirs: Vec::new(),
         version_note: None,
+        devices: None,
     }
 }
 

@@ -1,5 +1,6 @@
-//! `hvguard db status | import PATH... | update [--source NAME|URL]... [--offline]`: the
-//! local advisory store (docs/advisory-store.md).
+//! `hvguard db status | import PATH... | update [--source NAME|URL]... [--offline] | build`:
+//! the local advisory store (docs/advisory-store.md) and the shipped snapshot's data build
+//! (docs/advisory-data-build.md).
 
 use std::path::{Path, PathBuf};
 use std::time::Duration;
@@ -81,6 +82,8 @@ pub enum DbCommand {
         #[arg(long)]
         replace: bool,
     },
+    /// Regenerate the shipped advisory snapshot from raw records and the evidence file.
+    Build(super::db_build::BuildArgs),
 }
 
 /// `db status` output formats.
@@ -94,6 +97,10 @@ pub enum StatusFormat {
 
 /// Runs `hvguard db ...`.
 pub fn run(args: DbArgs) -> Result<Outcome> {
+    if let DbCommand::Build(build) = args.command {
+        // The data build reads and writes files of the repository, not the store.
+        return super::db_build::run(build);
+    }
     let path = store_path(args.db.as_deref())?;
     match args.command {
         DbCommand::Status { format } => status(&path, format),
@@ -116,6 +123,7 @@ pub fn run(args: DbArgs) -> Result<Outcome> {
                 replace,
             },
         ),
+        DbCommand::Build(build) => super::db_build::run(build),
     }
 }
 
@@ -242,6 +250,12 @@ fn import(path: &Path, inputs: &[PathBuf], replace: bool) -> Result<Outcome> {
     for input in inputs {
         note(&format!("importing {}", input.display()));
         let imported = import_path_with(input, &options)?;
+        for (path, why) in &imported.skipped {
+            note(&format!(
+                "skipped {}: not a supported feed ({why})",
+                path.display()
+            ));
+        }
         let source = SourceInfo::for_path(input, &imported)?;
         batches.push(ImportBatch { source, imported });
     }

@@ -6,6 +6,7 @@ pub mod baseline;
 pub mod bench;
 mod collect;
 pub mod db;
+mod db_build;
 pub mod diff;
 mod explain;
 mod harden;

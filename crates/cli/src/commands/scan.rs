@@ -45,7 +45,7 @@ pub fn run(args: ScanArgs) -> Result<Outcome> {
     let metrics = export::metrics_input(&report, errors.len(), nfd_policy);
     let text = match args.output.format {
         Format::Prometheus => hvguard_report::render_prometheus(&report, &metrics),
-        format => output::render(&report, format, args.output.color),
+        format => output::render_with(&report, format, args.output.color, args.verbose),
     };
     output::print(&text)?;
     history.finish(&snapshot, &report, encoded.as_ref(), since_previous, &fresh);

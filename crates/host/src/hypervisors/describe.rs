@@ -2,7 +2,7 @@
 
 use super::budget::{Budget, Budgeted};
 use super::kata_versions::{KataVersions, KATA_PREFIX};
-use super::{kind, scan};
+use super::{kind, qom, scan};
 use crate::packages;
 use crate::stat::stat_from_metadata;
 use hvguard_core::os_name::display_path;
@@ -94,6 +94,13 @@ impl Context<'_> {
             Content::Unread(_) => None,
         };
         let kind = match (c.name_kind, c.configured_kind, &found) {
+            // Only the banner tells QEMU's C virtiofsd from the Rust one.
+            (Some(HypervisorKind::Virtiofsd), _, Some(m))
+            | (None, Some(HypervisorKind::Virtiofsd), Some(m))
+                if m.kind == HypervisorKind::QemuVirtiofsd =>
+            {
+                HypervisorKind::QemuVirtiofsd
+            }
             (Some(k), _, _) | (None, Some(k), _) => k,
             (None, None, Some(m)) => m.kind,
             (None, None, None) => {
@@ -109,6 +116,13 @@ impl Context<'_> {
         let kata_release = self.kata_release.filter(|_| under_kata).map(str::to_string);
         let (version, version_source, version_evidence) =
             self.version(kind, found, package.as_ref(), kata_release.as_deref());
+        // A QEMU system emulator's device inventory, from a file that was read as a binary.
+        let devices = match (&content, kind) {
+            (Content::Scanned(_), HypervisorKind::Qemu) => {
+                self.devices(&c.path, &shown, budget, warnings)
+            }
+            _ => None,
+        };
         let version_note = match content {
             Content::Unread(note) => {
                 warnings.push(format!("{}: {note}", shown.display()));
@@ -132,7 +146,48 @@ impl Context<'_> {
                 Vec::new()
             },
             version_note,
+            devices,
         })
+    }
+
+    /// The QOM type names of a QEMU system emulator, read under the run's budget; `None`
+    /// (with a warning) when the file cannot be read or the budget ran out first: a
+    /// partly read `.rodata` must never make a device look absent.
+    fn devices(
+        &self,
+        path: &Path,
+        shown: &Path,
+        budget: &mut Budget,
+        warnings: &mut Vec<String>,
+    ) -> Option<hvguard_core::DeviceInventory> {
+        let (file, meta) = match self.root.open_file(path) {
+            Ok(f) => f,
+            Err(e) => {
+                warnings.push(e.to_string());
+                return None;
+            }
+        };
+        let limits = budget.limits;
+        let mut reader = Budgeted::new(file, budget);
+        let read = qom::inventory(&mut reader, meta.len(), shown);
+        if reader.cut {
+            warnings.push(format!(
+                "{}: device type names not read: the binary scan budget ({}) ran out",
+                shown.display(),
+                limits.describe()
+            ));
+            return None;
+        }
+        match read {
+            Ok(inventory) => Some(inventory),
+            Err(e) => {
+                warnings.push(format!(
+                    "{}: reading device type names: {e}",
+                    shown.display()
+                ));
+                None
+            }
+        }
     }
 
     /// The first two bytes (fewer for a tiny file).

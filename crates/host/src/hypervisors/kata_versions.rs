@@ -41,7 +41,15 @@ impl KataBundle {
             HypervisorKind::Firecracker | HypervisorKind::Jailer => self.firecracker.as_deref(),
             HypervisorKind::CloudHypervisor => self.cloud_hypervisor.as_deref(),
             HypervisorKind::StratoVirt => self.stratovirt.as_deref(),
-            HypervisorKind::Dragonball | HypervisorKind::Virtiofsd => None,
+            // Kata 2.x shipped QEMU's C virtiofsd, built from the bundled QEMU.
+            HypervisorKind::QemuVirtiofsd => self.qemu.as_deref(),
+            HypervisorKind::Dragonball
+            | HypervisorKind::Virtiofsd
+            | HypervisorKind::QemuImg
+            | HypervisorKind::QemuNbd
+            | HypervisorKind::QemuStorageDaemon
+            | HypervisorKind::QemuGuestAgent
+            | HypervisorKind::QemuBridgeHelper => None,
         }
     }
 }

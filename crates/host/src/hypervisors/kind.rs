@@ -6,6 +6,16 @@ use hvguard_core::HypervisorKind;
 pub fn kind_from_file_name(name: &str) -> Option<HypervisorKind> {
     let kind = if name.starts_with("qemu-system-") || name == "qemu-kvm" {
         HypervisorKind::Qemu
+    } else if name == "qemu-img" {
+        HypervisorKind::QemuImg
+    } else if name == "qemu-nbd" {
+        HypervisorKind::QemuNbd
+    } else if name == "qemu-storage-daemon" {
+        HypervisorKind::QemuStorageDaemon
+    } else if name == "qemu-ga" {
+        HypervisorKind::QemuGuestAgent
+    } else if name == "qemu-bridge-helper" {
+        HypervisorKind::QemuBridgeHelper
     } else if name == "firecracker" || name.starts_with("firecracker-v") {
         HypervisorKind::Firecracker
     } else if name == "jailer" || name.starts_with("jailer-v") {
@@ -59,14 +69,35 @@ pub const BANNERS: &[Banner] = &[
         prefix: "cloud-hypervisor v",
     },
     // Rust virtiofsd's clap command is named "virtiofsd backend"; QEMU's retired C virtiofsd
-    // printed "virtiofsd version".
+    // prints "virtiofsd version" and QEMU's full version (Debian 12's /usr/lib/qemu/virtiofsd:
+    // `virtiofsd version 7.2.22 (Debian 1:7.2+dfsg-7+deb12u18+b3)`).
     Banner {
         kind: HypervisorKind::Virtiofsd,
         prefix: "virtiofsd backend ",
     },
     Banner {
-        kind: HypervisorKind::Virtiofsd,
+        kind: HypervisorKind::QemuVirtiofsd,
         prefix: "virtiofsd version ",
+    },
+    // QEMU's tools print QEMU's full version after their name (Debian 12's qemu-img and
+    // qemu-storage-daemon; qemu-ga says "QEMU Guest Agent"). qemu-nbd formats its name with
+    // "%s", so its literal starts with the format directive. The bridge helper has no banner
+    // and gets its package's version.
+    Banner {
+        kind: HypervisorKind::QemuImg,
+        prefix: "qemu-img version ",
+    },
+    Banner {
+        kind: HypervisorKind::QemuStorageDaemon,
+        prefix: "qemu-storage-daemon version ",
+    },
+    Banner {
+        kind: HypervisorKind::QemuGuestAgent,
+        prefix: "QEMU Guest Agent ",
+    },
+    Banner {
+        kind: HypervisorKind::QemuNbd,
+        prefix: "%s ",
     },
     Banner {
         kind: HypervisorKind::StratoVirt,
@@ -74,9 +105,17 @@ pub const BANNERS: &[Banner] = &[
     },
 ];
 
-/// The banners of one kind.
+/// The banners a binary named like `kind` may carry: a `virtiofsd` is the Rust daemon or
+/// QEMU's C one, which only the banner tells apart.
 pub fn banners_for(kind: HypervisorKind) -> Vec<Banner> {
-    BANNERS.iter().copied().filter(|b| b.kind == kind).collect()
+    BANNERS
+        .iter()
+        .copied()
+        .filter(|b| {
+            b.kind == kind
+                || (kind == HypervisorKind::Virtiofsd && b.kind == HypervisorKind::QemuVirtiofsd)
+        })
+        .collect()
 }
 
 #[cfg(test)]
@@ -91,7 +130,15 @@ mod tests {
             Some(HypervisorKind::Qemu)
         );
         assert_eq!(kind_from_file_name("qemu-kvm"), Some(HypervisorKind::Qemu));
-        assert_eq!(kind_from_file_name("qemu-img"), None);
+        assert_eq!(
+            kind_from_file_name("qemu-img"),
+            Some(HypervisorKind::QemuImg)
+        );
+        assert_eq!(
+            kind_from_file_name("qemu-ga"),
+            Some(HypervisorKind::QemuGuestAgent)
+        );
+        assert_eq!(kind_from_file_name("qemu-pr-helper"), None);
         assert_eq!(kind_from_file_name("qemu-system-x86_64.debug"), None);
         assert_eq!(kind_from_file_name("jailer"), Some(HypervisorKind::Jailer));
         assert_eq!(kind_from_file_name("kata-runtime"), None);

@@ -6,6 +6,7 @@ mod describe;
 pub mod elf;
 pub mod kata_versions;
 pub mod kind;
+pub mod qom;
 pub mod scan;
 
 pub use budget::{ScanLimits, DEFAULT_SCAN_BYTES, DEFAULT_SCAN_TIME};
@@ -22,8 +23,12 @@ pub const SEARCH_DIRS: &[&str] = &[
     "/usr/bin",
     "/usr/local/bin",
     "/usr/libexec",
+    // Debian's qemu-system-common: qemu-bridge-helper and the C virtiofsd.
+    "/usr/lib/qemu",
     "/opt/kata/bin",
     "/opt/kata/libexec",
+    // Kata 2.x: the C virtiofsd built with the bundled QEMU.
+    "/opt/kata/libexec/kata-qemu",
 ];
 
 /// Everything discovery learnt.

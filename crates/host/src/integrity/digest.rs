@@ -55,10 +55,11 @@ pub enum DigestError {
         path: std::path::PathBuf,
         budget: u64,
     },
-    #[error("{}: {source}", .path.display())]
+    /// The cause is in the message and not exposed again as a `source()`: printed once.
+    #[error("{}: {cause}", .path.display())]
     Read {
         path: std::path::PathBuf,
-        source: std::io::Error,
+        cause: std::io::Error,
     },
 }
 
@@ -145,10 +146,10 @@ impl DigestCache {
             });
         }
         let (digests, read) =
-            hash_reader(file.take(MAX_FILE_BYTES + 1), algorithms).map_err(|source| {
+            hash_reader(file.take(MAX_FILE_BYTES + 1), algorithms).map_err(|cause| {
                 DigestError::Read {
                     path: host_path.to_path_buf(),
-                    source,
+                    cause,
                 }
             })?;
         self.budget = self.budget.saturating_sub(read);

@@ -55,7 +55,7 @@ struct Failure {
 impl Failure {
     fn new(e: RootError, path: PathBuf, action: &'static str, before_rename: bool) -> Self {
         let kind = match &e {
-            RootError::Io { source, .. } => Some(source.kind()),
+            RootError::Io { cause, .. } => Some(cause.kind()),
             _ => None,
         };
         Failure {

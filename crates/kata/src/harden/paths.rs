@@ -107,7 +107,7 @@ pub(crate) fn open_folder(
     match root.open_dir(host_path) {
         Ok(dir) => Ok(Some(dir)),
         Err(e) if e.is_not_found() => Ok(None),
-        Err(RootError::Io { source, .. }) if source.kind() == io::ErrorKind::NotADirectory => {
+        Err(RootError::Io { cause, .. }) if cause.kind() == io::ErrorKind::NotADirectory => {
             Err(HardenError::NotADirectory {
                 path: host_path.to_path_buf(),
             })
@@ -119,7 +119,7 @@ pub(crate) fn open_folder(
 /// A [`RootError`] as an I/O error of `action` on `path` (the messages operators know).
 pub(crate) fn as_io(e: RootError, path: &Path, action: &'static str) -> HardenError {
     match e {
-        RootError::Io { source, .. } => HardenError::io(path, action, source),
+        RootError::Io { cause, .. } => HardenError::io(path, action, cause),
         other => HardenError::Root(other),
     }
 }

@@ -12,6 +12,7 @@
 //!   fail the whole configuration when one entry is not valid TOML (documented in
 //!   `src/runtime/README.md`, "Drop-in configuration file fragments").
 
+use hvguard_core::version::UpstreamVersion;
 use hvguard_core::KataRuntime;
 
 /// True when `runtime` at `kata_release` (e.g. `"3.20.0"`, `"v2.5.1"`) reads `config.d/`.
@@ -21,36 +22,18 @@ use hvguard_core::KataRuntime;
 /// ask for the release) unless support is certain. A pre-release of the first supporting
 /// version (`2.5.0-alpha1`) is also `false`, since alphas predate the feature's merge.
 pub fn supports_dropins(runtime: KataRuntime, kata_release: Option<&str>) -> bool {
-    let Some(version) = kata_release.and_then(parse) else {
+    // Kata releases are `major.minor.patch`: a longer dotted number is not one of them.
+    let Some(version) = kata_release
+        .and_then(|text| UpstreamVersion::parse(text).ok())
+        .filter(|v| v.release().len() <= 3)
+    else {
         return false;
     };
     let first = match runtime {
-        KataRuntime::Go => (2, 5, 0),
-        KataRuntime::Rs => (3, 0, 0),
+        KataRuntime::Go => "2.5.0",
+        KataRuntime::Rs => "3.0.0",
     };
-    let (release, pre) = version;
-    release > first || (release == first && !pre)
-}
-
-/// `major.minor.patch` and whether a pre-release suffix follows.
-fn parse(text: &str) -> Option<((u64, u64, u64), bool)> {
-    let text = text.trim();
-    let text = text.strip_prefix('v').unwrap_or(text);
-    let (core, pre) = match text.find(['-', '~', '+']) {
-        Some(i) => (&text[..i], text[i..].starts_with(['-', '~'])),
-        None => (text, false),
-    };
-    let mut parts = core.split('.');
-    let major = parts.next()?.parse().ok()?;
-    let minor = parts.next()?.parse().ok()?;
-    let patch = match parts.next() {
-        Some(p) => p.parse().ok()?,
-        None => 0,
-    };
-    if parts.next().is_some() {
-        return None;
-    }
-    Some(((major, minor, patch), pre))
+    UpstreamVersion::parse(first).is_ok_and(|first| version >= first)
 }
 
 #[cfg(test)]

@@ -145,7 +145,7 @@ pub(crate) fn read_existing(dir: &RootDir, name: &str) -> Result<Option<Vec<u8>>
                 HardenError::NotAFile { path }
             }
             RootError::TooLarge { path, limit } => HardenError::TooLarge { path, limit },
-            RootError::Io { path, source } => HardenError::io(path, "read file", source),
+            RootError::Io { path, cause } => HardenError::io(path, "read file", cause),
             other => HardenError::Root(other),
         })
 }

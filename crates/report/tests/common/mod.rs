@@ -72,6 +72,8 @@ pub fn sample_report() -> Report {
         status: AdvisoryStatus::Vulnerable,
         relevance: "virtio devices are reachable from every Kata guest: VM-escape path".to_string(),
         component: "virtio".to_string(),
+        components: Vec::new(),
+        binaries: Vec::new(),
     });
     let findings =
         vec![
@@ -161,10 +163,12 @@ pub fn sample_report() -> Report {
         UnknownCheck {
             rule: id("host.unprivileged-bpf"),
             reason: "proc/sys/kernel/unprivileged_bpf_disabled: permission denied".to_string(),
+            advisory: None,
         },
         UnknownCheck {
             rule: id("host.secure-boot-disabled"),
             reason: "no EFI variables under /sys/firmware/efi".to_string(),
+            advisory: None,
         },
     ];
     let hypervisors = vec![
@@ -188,6 +192,7 @@ pub fn sample_report() -> Report {
             used_by: vec![PathBuf::from(KATA_CONFIG)],
             parent_dirs: Vec::new(),
             version_note: None,
+            devices: None,
         },
         Hypervisor {
             kind: HypervisorKind::Qemu,
@@ -201,6 +206,7 @@ pub fn sample_report() -> Report {
             used_by: vec![],
             parent_dirs: Vec::new(),
             version_note: None,
+            devices: None,
         },
     ];
     Report::new(

@@ -1,4 +1,4 @@
-//! The history tables (schema version 2).
+//! The history tables (schema version 3).
 //!
 //! Records hold the summary columns `history` lists, so listing never decodes a snapshot.
 //! Snapshots and reports live in `history_blobs`, keyed by the SHA-256 of their JSON with the

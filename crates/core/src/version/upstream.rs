@@ -136,6 +136,11 @@ impl UpstreamVersion {
         &self.original
     }
 
+    /// The dotted release numbers (`[7, 2, 22]` for `7.2.22`), as written: no padding.
+    pub fn release(&self) -> &[u64] {
+        &self.numbers
+    }
+
     /// True for `-rc1`-style pre-releases.
     pub fn is_prerelease(&self) -> bool {
         self.kind == SuffixKind::Pre
