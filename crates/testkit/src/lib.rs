@@ -1,4 +1,5 @@
-//! Test-only helpers shared by hvguard's crates (a dev-dependency, never shipped).
+//! Test-only helpers shared by hvguard's crates (a dev-dependency, never shipped): missing
+//! prerequisites, and Kata configurations built in memory ([`kata::config`]).
 //!
 //! A test that needs something from the machine (Debian's QEMU, a tool on `PATH`) checks it
 //! with [`prerequisite`] or [`require!`]. Under CI (`CI=true`) a missing prerequisite fails
@@ -8,6 +9,8 @@
 //! exactly like a pass.
 
 #![forbid(unsafe_code)]
+
+pub mod kata;
 
 use std::io::Write;
 use std::path::Path;
