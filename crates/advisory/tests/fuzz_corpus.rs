@@ -16,23 +16,12 @@ use hvguard_advisory::import::{
 use hvguard_advisory::subject;
 use hvguard_core::HostRoot;
 use hvguard_kata::containerd::{load_containerd, CONTAINERD_CONFIG};
+use hvguard_testkit::fuzz_corpus;
 use std::path::{Path, PathBuf};
 
+/// Every file of the corpus of `target`; a missing or empty corpus fails the test.
 fn corpus(target: &str) -> Vec<(PathBuf, Vec<u8>)> {
-    let dir = Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("../../fuzz/corpus")
-        .join(target);
-    let mut files: Vec<(PathBuf, Vec<u8>)> = std::fs::read_dir(&dir)
-        .unwrap_or_else(|e| panic!("{}: {e}", dir.display()))
-        .map(|entry| {
-            let path = entry.unwrap().path();
-            let bytes = std::fs::read(&path).unwrap();
-            (path, bytes)
-        })
-        .collect();
-    files.sort();
-    assert!(!files.is_empty(), "corpus empty: {}", dir.display());
-    files
+    fuzz_corpus(target, 1)
 }
 
 #[test]

@@ -9,6 +9,7 @@ pub mod containerd_model;
 pub mod drift;
 pub mod escape;
 pub mod finding;
+pub mod glob;
 pub mod hardening;
 pub mod integrity;
 pub mod kata_model;

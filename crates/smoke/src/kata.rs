@@ -368,34 +368,7 @@ impl SmokeSpec {
 #[allow(clippy::unwrap_used, clippy::expect_used)]
 mod tests {
     use super::*;
-    use hvguard_core::KataRuntime;
-    use std::collections::BTreeMap;
-
-    pub(crate) fn config(pairs: &[(&str, ConfigValue)]) -> KataConfig {
-        let values: BTreeMap<String, SourcedValue> = pairs
-            .iter()
-            .enumerate()
-            .map(|(i, (k, v))| {
-                (
-                    k.to_string(),
-                    SourcedValue {
-                        value: v.clone(),
-                        path: PathBuf::from("/etc/kata-containers/configuration.toml"),
-                        line: i as u32 + 10,
-                        column: 1,
-                    },
-                )
-            })
-            .collect();
-        KataConfig {
-            runtime: KataRuntime::Go,
-            main: PathBuf::from("/etc/kata-containers/configuration.toml"),
-            dropins: Vec::new(),
-            runtime_classes: Vec::new(),
-            files: Vec::new(),
-            values,
-        }
-    }
+    use hvguard_testkit::kata::config;
 
     fn s(v: &str) -> ConfigValue {
         ConfigValue::String(v.into())

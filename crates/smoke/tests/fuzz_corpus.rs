@@ -5,23 +5,12 @@
 
 use hvguard_smoke::console::{ConsoleWatch, CONSOLE_TAIL_BYTES};
 use hvguard_smoke::{Baseline, SmokePolicy};
+use hvguard_testkit::fuzz_corpus;
 use std::path::{Path, PathBuf};
 
+/// Every file of the corpus of `target`; fewer than four (the real seeds) fails the test.
 fn corpus(target: &str) -> Vec<(PathBuf, Vec<u8>)> {
-    let dir = Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("../../fuzz/corpus")
-        .join(target);
-    let mut files: Vec<(PathBuf, Vec<u8>)> = std::fs::read_dir(&dir)
-        .unwrap_or_else(|e| panic!("{}: {e}", dir.display()))
-        .map(|entry| {
-            let path = entry.unwrap().path();
-            let bytes = std::fs::read(&path).unwrap();
-            (path, bytes)
-        })
-        .collect();
-    files.sort();
-    assert!(files.len() >= 4, "corpus too small: {}", dir.display());
-    files
+    fuzz_corpus(target, 4)
 }
 
 #[test]

@@ -1,4 +1,6 @@
-//! Test-only helpers shared by hvguard's crates (a dev-dependency, never shipped).
+//! Test-only helpers shared by hvguard's crates (a dev-dependency, never shipped): missing
+//! prerequisites, the fuzz corpora that replay tests read ([`fuzz_corpus`]), and Kata
+//! configurations built in memory ([`kata::config`]).
 //!
 //! A test that needs something from the machine (Debian's QEMU, a tool on `PATH`) checks it
 //! with [`prerequisite`] or [`require!`]. Under CI (`CI=true`) a missing prerequisite fails
@@ -9,8 +11,13 @@
 
 #![forbid(unsafe_code)]
 
+mod fuzz;
+pub mod kata;
+
 use std::io::Write;
 use std::path::Path;
+
+pub use fuzz::fuzz_corpus;
 
 /// What to do about a missing prerequisite.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

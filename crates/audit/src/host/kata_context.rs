@@ -92,32 +92,7 @@ pub(super) fn confidential_guests(configs: &[KataConfig]) -> Vec<Enabler> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use hvguard_core::KataRuntime;
-    use std::collections::BTreeMap;
-
-    fn config(values: &[(&str, ConfigValue)]) -> KataConfig {
-        let values: BTreeMap<String, SourcedValue> = values
-            .iter()
-            .enumerate()
-            .map(|(i, (k, v))| {
-                let sourced = SourcedValue {
-                    value: v.clone(),
-                    path: PathBuf::from("/etc/kata-containers/configuration.toml"),
-                    line: 10 + i as u32,
-                    column: 1,
-                };
-                (k.to_string(), sourced)
-            })
-            .collect();
-        KataConfig {
-            runtime: KataRuntime::Go,
-            main: PathBuf::from("/etc/kata-containers/configuration.toml"),
-            dropins: Vec::new(),
-            runtime_classes: Vec::new(),
-            files: Vec::new(),
-            values,
-        }
-    }
+    use hvguard_testkit::kata::config;
 
     fn s(v: &str) -> ConfigValue {
         ConfigValue::String(v.to_string())

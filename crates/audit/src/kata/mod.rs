@@ -6,7 +6,6 @@
 //! Snapshot (binaries' modes, containerd, the Kata release) have their own check.
 
 mod annotations;
-mod glob;
 mod offence;
 mod rules_annotations;
 mod rules_containerd;

@@ -2,11 +2,11 @@
 //! through `io.katacontainers.config.hypervisor.*` annotations.
 
 use super::annotations::{AnnotationList, EntryVerdict};
-use super::glob::{Dialect, Glob};
 use super::offence::{hypervisors, is_remote, Fix, Offence};
 use super::view::ConfigView;
 use super::DOC_ANNOTATIONS;
 use crate::RuleMeta;
+use hvguard_core::glob::{Dialect, Pattern};
 use hvguard_core::{ConfigValue, KataRuntime, Severity};
 
 pub(crate) const ANNOTATIONS_DANGEROUS: RuleMeta = RuleMeta {
@@ -113,7 +113,7 @@ pub(crate) fn annotations_dangerous(view: &ConfigView<'_>) -> Vec<Offence> {
 fn dialect(runtime: KataRuntime) -> Dialect {
     match runtime {
         KataRuntime::Go => Dialect::Go,
-        KataRuntime::Rs => Dialect::Rs,
+        KataRuntime::Rs => Dialect::GlobCrate,
     }
 }
 
@@ -128,7 +128,7 @@ fn weaknesses(list: Option<&[&str]>, configured: &str, dialect: Dialect) -> Vec<
     let mut out = Vec::new();
     let mut matched = false;
     for entry in list {
-        match Glob::parse(entry) {
+        match Pattern::parse(entry, dialect) {
             Err(e) => out.push(format!(
                 "{entry:?} is not a valid pattern ({e}) and matches nothing"
             )),
@@ -136,7 +136,7 @@ fn weaknesses(list: Option<&[&str]>, configured: &str, dialect: Dialect) -> Vec<
                 if !glob.is_single_path() {
                     out.push(format!("{entry:?} matches more than one file"));
                 }
-                matched |= glob.matches(configured, dialect);
+                matched |= glob.matches(configured);
             }
         }
     }
@@ -224,6 +224,9 @@ mod tests {
         );
         // `/opt/*` stops at `/` in Go, so it neither pins nor matches; runtime-rs crosses it.
         assert_eq!(weaknesses(Some(&["/opt/*"]), q, Dialect::Go).len(), 2);
-        assert_eq!(weaknesses(Some(&["/opt/*"]), q, Dialect::Rs).len(), 1);
+        assert_eq!(
+            weaknesses(Some(&["/opt/*"]), q, Dialect::GlobCrate).len(),
+            1
+        );
     }
 }

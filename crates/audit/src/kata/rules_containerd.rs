@@ -7,10 +7,10 @@
 //! lets one of those ungated keys through; a pattern limited to the hypervisor prefix is left to
 //! `kata.annotations-dangerous`.
 
-use super::glob::{Dialect, Glob};
 use super::toml_text::string_to_toml;
 use crate::emit::Hit;
 use crate::{Emitter, RuleMeta};
+use hvguard_core::glob::{Dialect, Pattern};
 use hvguard_core::version::UpstreamVersion;
 use hvguard_core::{
     describe_readings, readings_in_play, ContainerdSemantics, Location, Probe, Severity, Snapshot,
@@ -53,13 +53,13 @@ fn older_than_4(install: &Probe<hvguard_core::KataInstall>) -> Option<bool> {
 /// The ungated keys a pattern lets through, by containerd's matching.
 fn passed_by(pattern: &str) -> Vec<&'static str> {
     // containerd skips a malformed pattern (filepath.Match returns an error).
-    let Ok(glob) = Glob::parse(pattern) else {
+    let Ok(glob) = Pattern::parse(pattern, Dialect::Go) else {
         return Vec::new();
     };
     UNGATED
         .iter()
         .copied()
-        .filter(|k| glob.matches(k, Dialect::Go))
+        .filter(|k| glob.matches(k))
         .collect()
 }
 

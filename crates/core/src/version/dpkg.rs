@@ -8,9 +8,8 @@
 //! matcher relies on (`1:7.2+dfsg-7+deb12u18` > `…u2`) is tested here, next to its code.
 
 use std::cmp::Ordering;
-use std::fmt;
 
-use super::VersionError;
+use super::{epoch_then_parts, split_epoch, VersionError};
 
 /// A parsed Debian version. Equality follows the ordering (`1.0` == `1.00`, `0:1` == `1`).
 #[derive(Debug, Clone)]
@@ -25,20 +24,7 @@ impl DpkgVersion {
     /// Parses `[epoch:]upstream[-revision]`; the revision is everything after the last `-`.
     pub fn parse(text: &str) -> Result<Self, VersionError> {
         let invalid = |why: &str| VersionError::new("dpkg", text, why);
-        let trimmed = text.trim();
-        if trimmed.is_empty() {
-            return Err(invalid("empty version"));
-        }
-        let (epoch, rest) = match trimmed.split_once(':') {
-            Some((e, rest)) => {
-                if e.is_empty() || !e.bytes().all(|b| b.is_ascii_digit()) {
-                    return Err(invalid("epoch is not a number"));
-                }
-                let epoch = e.parse::<u64>().map_err(|_| invalid("epoch too large"))?;
-                (epoch, rest)
-            }
-            None => (0, trimmed),
-        };
+        let (epoch, rest) = split_epoch(text, invalid)?;
         let (upstream, revision) = match rest.rsplit_once('-') {
             Some((u, r)) => (u, r),
             None => (rest, ""),
@@ -145,32 +131,15 @@ fn compare_part(a: &[u8], b: &[u8]) -> Ordering {
 
 impl Ord for DpkgVersion {
     fn cmp(&self, other: &Self) -> Ordering {
-        self.epoch
-            .cmp(&other.epoch)
-            .then_with(|| compare_part(self.upstream.as_bytes(), other.upstream.as_bytes()))
-            .then_with(|| compare_part(self.revision.as_bytes(), other.revision.as_bytes()))
+        epoch_then_parts(
+            (self.epoch, &self.upstream, &self.revision),
+            (other.epoch, &other.upstream, &other.revision),
+            compare_part,
+        )
     }
 }
 
-impl PartialOrd for DpkgVersion {
-    fn partial_cmp(&self, other: &Self) -> Option<Ordering> {
-        Some(self.cmp(other))
-    }
-}
-
-impl PartialEq for DpkgVersion {
-    fn eq(&self, other: &Self) -> bool {
-        self.cmp(other) == Ordering::Equal
-    }
-}
-
-impl Eq for DpkgVersion {}
-
-impl fmt::Display for DpkgVersion {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(&self.original)
-    }
-}
+ordered_by_scheme!(DpkgVersion);
 
 #[cfg(test)]
 mod tests {

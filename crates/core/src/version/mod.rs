@@ -4,6 +4,33 @@
 //! and Debian's `1:7.2+dfsg-7+deb12u18` name different things, and comparing them is the
 //! classic false positive this crate exists to avoid.
 
+/// For a version type whose `Ord` is its scheme's ordering: equality and the partial order
+/// follow that ordering (`1.0` == `1.00` in dpkg, not the text), and the version displays as
+/// the text it was parsed from (its `as_str`).
+macro_rules! ordered_by_scheme {
+    ($version:ty) => {
+        impl PartialOrd for $version {
+            fn partial_cmp(&self, other: &Self) -> Option<std::cmp::Ordering> {
+                Some(self.cmp(other))
+            }
+        }
+
+        impl PartialEq for $version {
+            fn eq(&self, other: &Self) -> bool {
+                self.cmp(other) == std::cmp::Ordering::Equal
+            }
+        }
+
+        impl Eq for $version {}
+
+        impl std::fmt::Display for $version {
+            fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str(self.as_str())
+            }
+        }
+    };
+}
+
 mod dpkg;
 mod rpm;
 mod upstream;
@@ -35,6 +62,41 @@ impl VersionError {
             reason: reason.to_owned(),
         }
     }
+}
+
+/// Splits the `[epoch:]rest` that starts dpkg and rpm versions: `text` trimmed must not be
+/// empty, and an epoch, when there is one, is a whole number (0 when absent). `invalid` makes
+/// the scheme's error from a reason.
+fn split_epoch(
+    text: &str,
+    invalid: impl Fn(&str) -> VersionError,
+) -> Result<(u64, &str), VersionError> {
+    let trimmed = text.trim();
+    if trimmed.is_empty() {
+        return Err(invalid("empty version"));
+    }
+    match trimmed.split_once(':') {
+        Some((e, rest)) => {
+            if e.is_empty() || !e.bytes().all(|b| b.is_ascii_digit()) {
+                return Err(invalid("epoch is not a number"));
+            }
+            let epoch = e.parse::<u64>().map_err(|_| invalid("epoch too large"))?;
+            Ok((epoch, rest))
+        }
+        None => Ok((0, trimmed)),
+    }
+}
+
+/// dpkg's and rpm's order: epoch first (numerically), then the version part, then the
+/// release (revision) part, each part by the scheme's own comparison `part`.
+fn epoch_then_parts(
+    a: (u64, &str, &str),
+    b: (u64, &str, &str),
+    part: fn(&[u8], &[u8]) -> Ordering,
+) -> Ordering {
+    a.0.cmp(&b.0)
+        .then_with(|| part(a.1.as_bytes(), b.1.as_bytes()))
+        .then_with(|| part(a.2.as_bytes(), b.2.as_bytes()))
 }
 
 /// How the versions of a range are written and ordered.

@@ -4,9 +4,8 @@
 //! `^` sorts after the end but before any further segment.
 
 use std::cmp::Ordering;
-use std::fmt;
 
-use super::VersionError;
+use super::{epoch_then_parts, split_epoch, VersionError};
 
 /// A parsed RPM version. Equality follows the ordering (`1.0` == `1_0`).
 #[derive(Debug, Clone)]
@@ -21,22 +20,7 @@ impl RpmVersion {
     /// Parses `[epoch:]version[-release]`; the release is everything after the last `-`.
     pub fn parse(text: &str) -> Result<Self, VersionError> {
         let invalid = |why: &str| VersionError::new("rpm", text, why);
-        let trimmed = text.trim();
-        if trimmed.is_empty() {
-            return Err(invalid("empty version"));
-        }
-        let (epoch, rest) = match trimmed.split_once(':') {
-            Some((e, rest)) => {
-                if e.is_empty() || !e.bytes().all(|b| b.is_ascii_digit()) {
-                    return Err(invalid("epoch is not a number"));
-                }
-                (
-                    e.parse::<u64>().map_err(|_| invalid("epoch too large"))?,
-                    rest,
-                )
-            }
-            None => (0, trimmed),
-        };
+        let (epoch, rest) = split_epoch(text, invalid)?;
         let (version, release) = match rest.rsplit_once('-') {
             Some((v, r)) if !r.is_empty() => (v, r),
             Some(_) => return Err(invalid("empty release after '-'")),
@@ -166,32 +150,15 @@ pub(crate) fn rpmvercmp(a: &[u8], b: &[u8]) -> Ordering {
 
 impl Ord for RpmVersion {
     fn cmp(&self, other: &Self) -> Ordering {
-        self.epoch
-            .cmp(&other.epoch)
-            .then_with(|| rpmvercmp(self.version.as_bytes(), other.version.as_bytes()))
-            .then_with(|| rpmvercmp(self.release.as_bytes(), other.release.as_bytes()))
+        epoch_then_parts(
+            (self.epoch, &self.version, &self.release),
+            (other.epoch, &other.version, &other.release),
+            rpmvercmp,
+        )
     }
 }
 
-impl PartialOrd for RpmVersion {
-    fn partial_cmp(&self, other: &Self) -> Option<Ordering> {
-        Some(self.cmp(other))
-    }
-}
-
-impl PartialEq for RpmVersion {
-    fn eq(&self, other: &Self) -> bool {
-        self.cmp(other) == Ordering::Equal
-    }
-}
-
-impl Eq for RpmVersion {}
-
-impl fmt::Display for RpmVersion {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(&self.original)
-    }
-}
+ordered_by_scheme!(RpmVersion);
 
 #[cfg(test)]
 mod tests {

@@ -7,7 +7,6 @@
 //! count as zero (`1.10` == `1.10.0`), so a bound written short still compares sensibly.
 
 use std::cmp::Ordering;
-use std::fmt;
 
 use super::VersionError;
 
@@ -164,25 +163,7 @@ impl Ord for UpstreamVersion {
     }
 }
 
-impl PartialOrd for UpstreamVersion {
-    fn partial_cmp(&self, other: &Self) -> Option<Ordering> {
-        Some(self.cmp(other))
-    }
-}
-
-impl PartialEq for UpstreamVersion {
-    fn eq(&self, other: &Self) -> bool {
-        self.cmp(other) == Ordering::Equal
-    }
-}
-
-impl Eq for UpstreamVersion {}
-
-impl fmt::Display for UpstreamVersion {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(&self.original)
-    }
-}
+ordered_by_scheme!(UpstreamVersion);
 
 #[cfg(test)]
 mod tests {
