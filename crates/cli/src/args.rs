@@ -36,6 +36,8 @@ pub enum Command {
     Rules(RulesArgs),
     /// Print the documentation page of a rule.
     Explain(ExplainArgs),
+    /// Compare the hypervisors Kata supports (`hypervisors compare`).
+    Hypervisors(crate::commands::hypervisors::HypervisorsArgs),
 }
 
 #[derive(Debug, Args)]

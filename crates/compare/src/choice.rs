@@ -7,8 +7,10 @@
 //! 1. seccomp on by default, per-thread filters above one filter for the whole process,
 //!    above none;
 //! 2. Firecracker's jailer on by default;
-//! 3. fewer VM-escape-class advisories published in the last [`crate::RECENT_YEARS`] years;
-//! 4. the fixed order of the comparison, to break ties deterministically.
+//! 3. a record of its own in the advisory data (Dragonball's flaws are published as Kata's,
+//!    so its empty record is no evidence and never wins);
+//! 4. fewer VM-escape-class advisories published in the last [`crate::RECENT_YEARS`] years;
+//! 5. the fixed order of the comparison, to break ties deterministically.
 //!
 //! The ranking compares Kata's shipped defaults (what each hypervisor gives unless someone
 //! changes it); a configuration that turns a protection off is reported as a reason, not
@@ -33,6 +35,7 @@ fn standing(entry: &HypervisorEntry) -> Candidate {
         seccomp: scope.to_owned(),
         jailer: jailer.support == Some(Support::Yes) && jailer.default == Some(Default::On),
         vm_escape_recent: entry.advisories.vm_escape_recent,
+        record_of_its_own: entry.advisories.has_own_product,
     }
 }
 
@@ -49,6 +52,7 @@ fn order(entries: &[HypervisorEntry], a: &Candidate, b: &Candidate) -> std::cmp:
     seccomp_rank(&b.seccomp)
         .cmp(&seccomp_rank(&a.seccomp))
         .then(b.jailer.cmp(&a.jailer))
+        .then(b.record_of_its_own.cmp(&a.record_of_its_own))
         .then(a.vm_escape_recent.cmp(&b.vm_escape_recent))
         .then(position(a.kind).cmp(&position(b.kind)))
 }
@@ -76,7 +80,7 @@ fn names(features: &[Feature]) -> String {
 
 fn describe(entry: &HypervisorEntry, c: &Candidate) -> String {
     format!(
-        "{}: seccomp {}, jailer {}, {} VM-escape-class advisories in the last {RECENT_YEARS} years",
+        "{}: seccomp {}, jailer {}, {} VM-escape-class advisories in the last {RECENT_YEARS} years{}",
         entry.name,
         match c.seccomp.as_str() {
             "per-thread" => "per-thread filters on by default",
@@ -84,7 +88,12 @@ fn describe(entry: &HypervisorEntry, c: &Candidate) -> String {
             _ => "off by default",
         },
         if c.jailer { "on" } else { "none" },
-        c.vm_escape_recent
+        c.vm_escape_recent,
+        if c.record_of_its_own {
+            ""
+        } else {
+            " (no advisory product of its own in the data)"
+        }
     )
 }
 

@@ -118,6 +118,8 @@ pub struct HypervisorEntry {
 pub struct AdvisoryRecord {
     /// What the record covers.
     pub coverage: String,
+    /// True when the advisory data has a product of the hypervisor's own.
+    pub has_own_product: bool,
     /// Every advisory counted.
     pub total: usize,
     /// Publication year -> count (`unknown` for undated advisories).
@@ -314,4 +316,7 @@ pub struct Candidate {
     pub jailer: bool,
     /// VM-escape-class advisories of the last [`crate::RECENT_YEARS`] years.
     pub vm_escape_recent: usize,
+    /// False when the advisory data has no product of the hypervisor's own (Dragonball,
+    /// remote): its count says nothing, and it never wins on it.
+    pub record_of_its_own: bool,
 }

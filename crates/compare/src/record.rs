@@ -112,6 +112,7 @@ pub fn record(
     let samples = days.len();
     AdvisoryRecord {
         coverage: coverage(hypervisor),
+        has_own_product: !hypervisor.advisory_products.is_empty(),
         total: mine.len(),
         by_year,
         by_severity,

@@ -7,6 +7,7 @@ pub mod db;
 mod db_build;
 mod explain;
 mod harden;
+pub mod hypervisors;
 mod rules;
 mod scan;
 
@@ -50,5 +51,6 @@ pub fn run(cli: Cli) -> Result<Outcome> {
         Command::Advisories(args) => advisories::run(args),
         Command::Rules(args) => rules::run(args),
         Command::Explain(args) => explain::run(args),
+        Command::Hypervisors(args) => hypervisors::run(args),
     }
 }
