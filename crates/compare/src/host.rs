@@ -160,7 +160,7 @@ fn capability(
                 state: "disabled",
                 evidence: format!("the CPU is {} ({})", cpu.vendor_id, vendor_word(cpu.vendor)),
                 to_enable: Some(format!(
-                    "{technology} needs a {} CPU: not possible on this host",
+                    "{technology} needs an {} CPU: not possible on this host",
                     vendor_word(vendor)
                 )),
             };

@@ -45,9 +45,9 @@ pub struct CompareArgs {
     pub snapshot: Option<PathBuf>,
     #[command(flatten)]
     pub source: crate::args::AdvisorySourceArgs,
-    /// Use only what ships inside hvguard (the advisory snapshot), ignoring any store: the
-    /// same figures on every machine.
-    #[arg(long, conflicts_with = "db")]
+    /// Use only what ships inside hvguard (the advisory snapshot), ignoring any store
+    /// (`--db`, HVGUARD_DB): the same figures on every machine.
+    #[arg(long)]
     pub offline: bool,
     /// Show what is new since this day (YYYY-MM-DD): advisories published after it.
     #[arg(long, value_name = "DATE", value_parser = parse_date, conflicts_with = "previous")]

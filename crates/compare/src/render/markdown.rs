@@ -43,6 +43,9 @@ fn table(out: &mut String, header: &[String], rows: &[Vec<String>]) {
 
 fn fact_cell(fact: &Fact) -> String {
     let mut text = fact.summary();
+    if let (Some(scope), Support::Yes) = (&fact.scope, fact.supported()) {
+        let _ = write!(text, " ({scope})");
+    }
     if let Some(since) = &fact.since {
         let _ = write!(text, " (since {since})");
     }
@@ -393,13 +396,7 @@ fn tables(out: &mut String, comparison: &Comparison) {
     table(out, &header(comparison, "Feature"), &rows);
     let _ = writeln!(out, "### Isolation (Kata's defaults)\n");
     let rows = vec![
-        row("seccomp", comparison, |h| {
-            let f = &h.isolation.seccomp;
-            match (&f.scope, f.supported()) {
-                (Some(scope), Support::Yes) => format!("{} ({scope})", fact_cell(f)),
-                _ => fact_cell(f),
-            }
-        }),
+        row("seccomp", comparison, |h| fact_cell(&h.isolation.seccomp)),
         row("jailer", comparison, |h| fact_cell(&h.isolation.jailer)),
         row("Landlock", comparison, |h| fact_cell(&h.isolation.landlock)),
     ];
@@ -519,7 +516,7 @@ fn method(out: &mut String) {
     let _ = writeln!(out, "## How this was decided\n");
     for line in [
         "VM-escape class: an advisory whose kind is `vm-escape` with at least one component a guest drives (host-side tools, the guest agent and other architectures' code do not count).",
-        "Ranking for a configuration: among hypervisors Kata runs that offer every feature the configuration uses, per-thread seccomp on by default ranks above a process-wide filter, above none; then the jailer; then fewer VM-escape-class advisories in the last five years.",
+        "Ranking for a configuration: among hypervisors Kata runs that offer every feature the configuration uses, per-thread seccomp on by default ranks above a process-wide filter, above none; then the jailer; then a record of its own in the advisory data (an empty record without one is no evidence); then fewer VM-escape-class advisories in the last five years.",
         "Median days to first fix: from publication to the earliest release carrying the fix, over advisories whose fixed releases all have known dates; a fix released before publication counts as 0.",
         "Details: docs/choosing-a-hypervisor.md in hvguard.",
     ] {
