@@ -33,7 +33,11 @@ fn fixture() -> Option<Snapshot> {
 }
 
 fn inputs() -> (Facts, Vec<hvguard_advisory::Advisory>, Snapshot) {
-    match (shipped_facts(), hvguard_advisory::shipped_snapshot(), fixture()) {
+    match (
+        shipped_facts(),
+        hvguard_advisory::shipped_snapshot(),
+        fixture(),
+    ) {
         (Ok(f), Ok(a), Some(s)) => (f, a, s),
         _ => {
             eprintln!("shipped data or fixtures missing");
@@ -42,7 +46,11 @@ fn inputs() -> (Facts, Vec<hvguard_advisory::Advisory>, Snapshot) {
     }
 }
 
-fn run(facts: &Facts, advisories: &[hvguard_advisory::Advisory], snapshot: &Snapshot) -> Comparison {
+fn run(
+    facts: &Facts,
+    advisories: &[hvguard_advisory::Advisory],
+    snapshot: &Snapshot,
+) -> Comparison {
     compare(CompareInput {
         facts,
         advisories,

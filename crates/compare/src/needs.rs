@@ -10,6 +10,7 @@
 //!   Kata ships GPU support;
 //! - SEV-SNP: `sev_snp_guest = true`, or `confidential_guest = true` in an `*snp*` file;
 //! - TDX: `confidential_guest = true` in a `*tdx*` file.
+//!
 //! CPU and memory hotplug have no setting that says a workload needs them, so they are never
 //! inferred.
 
