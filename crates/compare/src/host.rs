@@ -66,10 +66,11 @@ pub fn installed(
         .filter(|h| h.kind == binary_kind)
         .map(|h| {
             let mut used_by = h.used_by.clone();
-            // A configuration naming another binary of the same hypervisor (or none, as
-            // Dragonball's does) still runs this kind.
-            if used_by.is_empty() {
-                used_by.clone_from(&by_section);
+            // Dragonball's configurations name no binary (`path = ""`: the VMM is built into
+            // the runtime-rs shim), so every Dragonball configuration uses it. Other kinds are
+            // used only by the configurations naming that very path.
+            if kind == CompareKind::Dragonball {
+                used_by.extend(by_section.iter().cloned());
             }
             used_by.sort();
             used_by.dedup();
