@@ -7,8 +7,10 @@
 //! 1. seccomp on by default, per-thread filters above one filter for the whole process,
 //!    above none;
 //! 2. Firecracker's jailer on by default;
-//! 3. a record of its own in the advisory data (Dragonball's flaws are published as Kata's,
-//!    so its empty record is no evidence and never wins);
+//! 3. a record of its own in the advisory data: advisories of its own product. Dragonball's
+//!    flaws are published as Kata's, and a product the data holds nothing of (StratoVirt in
+//!    the shipped snapshot) is a gap in the data, so an empty record is no evidence and never
+//!    wins;
 //! 4. fewer VM-escape-class advisories published in the last [`crate::RECENT_YEARS`] years;
 //! 5. the fixed order of the comparison, to break ties deterministically.
 //!
@@ -80,19 +82,22 @@ fn names(features: &[Feature]) -> String {
 
 fn describe(entry: &HypervisorEntry, c: &Candidate) -> String {
     format!(
-        "{}: seccomp {}, jailer {}, {} VM-escape-class advisories in the last {RECENT_YEARS} years{}",
+        "{}: seccomp {}, {}, {} in the last {RECENT_YEARS} years{}",
         entry.name,
         match c.seccomp.as_str() {
             "per-thread" => "per-thread filters on by default",
             "process" => "one process-wide filter on by default",
             _ => "off by default",
         },
-        if c.jailer { "on" } else { "none" },
-        c.vm_escape_recent,
+        if c.jailer { "jailer on" } else { "no jailer" },
+        match c.vm_escape_recent {
+            1 => "1 VM-escape-class advisory".to_owned(),
+            n => format!("{n} VM-escape-class advisories"),
+        },
         if c.record_of_its_own {
             ""
         } else {
-            " (no advisory product of its own in the data)"
+            " (the advisory data holds no advisory of its own: no evidence either way)"
         }
     )
 }

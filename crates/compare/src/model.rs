@@ -118,7 +118,8 @@ pub struct HypervisorEntry {
 pub struct AdvisoryRecord {
     /// What the record covers.
     pub coverage: String,
-    /// True when the advisory data has a product of the hypervisor's own.
+    /// True when the advisory data holds advisories of a product of the hypervisor's own
+    /// (not only Kata advisories scoped to it): only then is a low count evidence.
     pub has_own_product: bool,
     /// Every advisory counted.
     pub total: usize,
@@ -316,7 +317,8 @@ pub struct Candidate {
     pub jailer: bool,
     /// VM-escape-class advisories of the last [`crate::RECENT_YEARS`] years.
     pub vm_escape_recent: usize,
-    /// False when the advisory data has no product of the hypervisor's own (Dragonball,
-    /// remote): its count says nothing, and it never wins on it.
+    /// False when the advisory data holds no advisory of a product of the hypervisor's own
+    /// (Dragonball, remote; StratoVirt in the shipped snapshot): its count says nothing, and it
+    /// never wins on it.
     pub record_of_its_own: bool,
 }

@@ -243,3 +243,84 @@ fn new_since_a_date_or_a_previous_list() {
     assert_eq!(new(&by_list, CompareKind::Firecracker), ["CVE-2019-18960"]);
     assert!(new(&by_list, CompareKind::CloudHypervisor).is_empty());
 }
+
+/// Ranking order (strongest first) of the candidates for the Go QEMU configuration, which uses
+/// virtio-fs.
+fn qemu_config_ranking(c: &hvguard_compare::Comparison) -> Vec<CompareKind> {
+    c.host
+        .configs
+        .iter()
+        .find(|v| {
+            v.path
+                == std::path::Path::new(
+                    "/opt/kata/share/defaults/kata-containers/configuration-qemu.toml",
+                )
+        })
+        .unwrap_or_else(|| panic!("the Go QEMU configuration is not in the comparison"))
+        .choice
+        .candidates
+        .iter()
+        .map(|c| c.kind)
+        .collect()
+}
+
+#[test]
+fn an_empty_record_is_no_evidence_until_the_data_holds_the_product() {
+    let snapshot = common::fixture_snapshot();
+    let shipped = common::shipped();
+    let c = common::comparison(&snapshot, &shipped, None);
+    let own = |c: &hvguard_compare::Comparison, k: CompareKind| {
+        c.hypervisors
+            .iter()
+            .find(|h| h.kind == k)
+            .expect("hypervisor")
+            .advisories
+            .has_own_product
+    };
+    for (kind, expected) in [
+        (CompareKind::Qemu, true),
+        (CompareKind::CloudHypervisor, true),
+        (CompareKind::Firecracker, true),
+        // Only Kata advisories would ever count for Dragonball.
+        (CompareKind::Dragonball, false),
+        // A product of its own, but the shipped snapshot holds none of its advisories.
+        (CompareKind::StratoVirt, false),
+        (CompareKind::Remote, false),
+    ] {
+        assert_eq!(own(&c, kind), expected, "{kind}");
+    }
+    // StratoVirt's zero does not put it above QEMU's 17 (both have seccomp off by default).
+    assert_eq!(
+        qemu_config_ranking(&c),
+        [
+            CompareKind::CloudHypervisor,
+            CompareKind::Dragonball,
+            CompareKind::Qemu,
+            CompareKind::StratoVirt
+        ]
+    );
+
+    // A store holding one StratoVirt advisory gives it a record: now its count is compared.
+    let mut with_stratovirt = shipped.clone();
+    let mut advisory = shipped
+        .iter()
+        .find(|a| a.id == "CVE-2020-27174")
+        .expect("a Firecracker advisory")
+        .clone();
+    advisory.id = "CVE-2099-0001".to_owned();
+    for p in &mut advisory.products {
+        p.product = hvguard_advisory::Product::StratoVirt;
+    }
+    with_stratovirt.push(advisory);
+    let c = common::comparison(&snapshot, &with_stratovirt, None);
+    assert!(own(&c, CompareKind::StratoVirt));
+    assert_eq!(
+        qemu_config_ranking(&c),
+        [
+            CompareKind::CloudHypervisor,
+            CompareKind::Dragonball,
+            CompareKind::StratoVirt,
+            CompareKind::Qemu
+        ]
+    );
+}

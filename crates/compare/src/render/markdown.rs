@@ -516,7 +516,7 @@ fn method(out: &mut String) {
     let _ = writeln!(out, "## How this was decided\n");
     for line in [
         "VM-escape class: an advisory whose kind is `vm-escape` with at least one component a guest drives (host-side tools, the guest agent and other architectures' code do not count).",
-        "Ranking for a configuration: among hypervisors Kata runs that offer every feature the configuration uses, per-thread seccomp on by default ranks above a process-wide filter, above none; then the jailer; then a record of its own in the advisory data (an empty record without one is no evidence); then fewer VM-escape-class advisories in the last five years.",
+        "Ranking for a configuration: among hypervisors Kata runs that offer every feature the configuration uses, per-thread seccomp on by default ranks above a process-wide filter, above none; then the jailer; then a record of its own in the advisory data (advisories of its own product: an empty record is no evidence); then fewer VM-escape-class advisories in the last five years.",
         "Median days to first fix: from publication to the earliest release carrying the fix, over advisories whose fixed releases all have known dates; a fix released before publication counts as 0.",
         "Details: docs/choosing-a-hypervisor.md in hvguard.",
     ] {

@@ -76,12 +76,17 @@ pub fn render(comparison: &Comparison) -> String {
             );
         }
         for i in &h.installed {
+            let ids: Vec<&str> = i.open_advisories.iter().map(|o| o.id.as_str()).collect();
+            let open = match ids.len() {
+                0 => "no open advisory".to_owned(),
+                1 => format!("1 open advisory: {}", ids[0]),
+                n => format!("{n} open advisories: {}", ids.join(", ")),
+            };
             let _ = writeln!(
                 out,
-                "  installed: {} {} ({} open advisories)",
+                "  installed: {} {} ({open})",
                 i.path.display(),
                 i.version.as_deref().unwrap_or("version unknown"),
-                i.open_advisories.len()
             );
         }
         out.push('\n');
