@@ -1,4 +1,7 @@
 //! The one error type of the importers: every variant names the file it is about.
+//!
+//! Each message is complete (the cause's text is part of it) and no variant exposes a
+//! `source()`: printing the chain would only repeat the cause.
 
 use std::io;
 use std::path::PathBuf;
@@ -7,12 +10,12 @@ use std::path::PathBuf;
 #[derive(Debug, thiserror::Error)]
 pub enum ImportError {
     /// The file could not be opened or read.
-    #[error("{}: {source}", .path.display())]
+    #[error("{}: {cause}", .path.display())]
     Io {
         /// The file.
         path: PathBuf,
         /// The cause.
-        source: io::Error,
+        cause: io::Error,
     },
     /// The file (or archive entry) is bigger than the limit for its kind.
     #[error("{}: larger than the {limit}-byte limit for this kind of input", .path.display())]
@@ -95,10 +98,10 @@ impl ImportError {
         }
     }
 
-    pub(crate) fn io(path: impl Into<PathBuf>, source: io::Error) -> Self {
+    pub(crate) fn io(path: impl Into<PathBuf>, cause: io::Error) -> Self {
         ImportError::Io {
             path: path.into(),
-            source,
+            cause,
         }
     }
 

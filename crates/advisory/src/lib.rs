@@ -28,9 +28,9 @@ pub use enrich::apply_facts;
 pub use error::ImportError;
 pub use import::{detect_format, detect_format_bytes, import_path, FeedFormat, Imported};
 pub use model::{
-    Advisory, AdvisoryKind, Affected, AffectedProduct, Assessment, Cvss, CvssScore, DistroAdvisory,
-    DistroFix, DistroStatus, EpssScore, Event, ExactVersion, FixFact, FixKind, KevEntry, Platform,
-    Product, Provenance, Range, Ranges,
+    Advisory, AdvisoryKind, Affected, AffectedProduct, Assessment, ChangelogSource, Cvss,
+    CvssScore, DistroAdvisory, DistroFix, DistroStatus, EpssScore, Event, ExactVersion, FixFact,
+    FixKind, KevEntry, Platform, Product, Provenance, Range, Ranges,
 };
 pub use version::{Version, VersionError, VersionScheme};
 

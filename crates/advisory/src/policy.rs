@@ -11,31 +11,50 @@
 //!
 //! An accepted advisory is reported as `info` with the reason until the expiry date has
 //! passed; from then on it is back at full severity with a note that the acceptance expired.
+//!
+//! The same file's `[update]` table says how `hvguard update` may change the host (see
+//! [`update`]).
+//!
+//! The same file says when a node is fit for Kata pods, for the Node Feature Discovery labels
+//! of `hvguard scan --nfd-file`:
+//!
+//! ```toml
+//! [nfd]
+//! threshold = "high"      # hvguard-kata-ready=false when a finding is at or above this
+//! expiry_minutes = 60     # the labels vanish this long after the scan that wrote them
+//! ```
+//!
+//! The same file says how long scan history is kept:
+//!
+//! ```toml
+//! [history]
+//! keep_days = 90   # records older than this are removed when a new one is recorded
+//! ```
 
-use std::io::Read;
+pub mod update;
+
 use std::path::{Path, PathBuf};
 
+use hvguard_core::policy_file::{self, line_of, PolicyFileError};
+use hvguard_core::Severity;
 use jiff::civil::Date;
 use serde::Deserialize;
 
 use crate::Advisory;
+pub use update::{MaintenanceWindow, SlaDays, UpdatePolicy};
 
-/// Where hvguard looks for a policy when `--policy` is not given.
-pub const DEFAULT_POLICY_PATH: &str = "/etc/hvguard/policy.toml";
-
-/// A policy file larger than this is not a hand-written list of acceptances.
-pub const POLICY_READ_LIMIT: u64 = 1 << 20;
+pub use hvguard_core::policy_file::{DEFAULT_POLICY_PATH, POLICY_READ_LIMIT};
 
 /// Why a policy file could not be used.
 #[derive(Debug, thiserror::Error)]
 pub enum PolicyError {
     /// The file could not be opened or read.
-    #[error("{}: {source}", .path.display())]
+    #[error("{}: {cause}", .path.display())]
     Io {
         /// The policy file.
         path: PathBuf,
         /// The cause.
-        source: std::io::Error,
+        cause: std::io::Error,
     },
     /// The file exceeds [`POLICY_READ_LIMIT`].
     #[error("{}: larger than the {limit}-byte limit for a policy file", .path.display())]
@@ -55,6 +74,20 @@ pub enum PolicyError {
         /// What is wrong.
         message: String,
     },
+}
+
+impl From<PolicyFileError> for PolicyError {
+    fn from(e: PolicyFileError) -> PolicyError {
+        match e {
+            PolicyFileError::Io { path, cause } => PolicyError::Io { path, cause },
+            PolicyFileError::TooLarge { path, limit } => PolicyError::TooLarge { path, limit },
+            PolicyFileError::NotText { path, message } => PolicyError::Syntax {
+                path,
+                line: 0,
+                message: format!("not UTF-8 text: {message}"),
+            },
+        }
+    }
 }
 
 /// One accepted advisory.
@@ -79,7 +112,48 @@ pub struct Policy {
     pub path: Option<PathBuf>,
     /// The acceptances, in file order.
     pub accept: Vec<Acceptance>,
+    /// The `[history]` table.
+    pub history: HistoryPolicy,
+    /// The `[update]` table (defaults when the file has none).
+    pub update: UpdatePolicy,
+    /// The `[nfd]` section: when the node is fit for Kata pods.
+    pub nfd: NfdPolicy,
 }
+
+/// When `hvguard-kata-ready` is `true`, and how long the labels outlive their scan.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct NfdPolicy {
+    /// A finding at or above this severity makes the node not ready.
+    pub threshold: Severity,
+    /// Minutes after the scan at which Node Feature Discovery drops the labels, unless a newer
+    /// scan rewrote them.
+    pub expiry_minutes: u32,
+}
+
+impl NfdPolicy {
+    /// Longest label lifetime accepted: a week.
+    pub const MAX_EXPIRY_MINUTES: u32 = 7 * 24 * 60;
+}
+
+impl Default for NfdPolicy {
+    /// `high`, like `--fail-on`; an hour, four times the scan timer's period.
+    fn default() -> Self {
+        NfdPolicy {
+            threshold: Severity::High,
+            expiry_minutes: 60,
+        }
+    }
+}
+
+/// How long `scan --record` keeps history (`[history]`).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct HistoryPolicy {
+    /// `keep_days`, when set: 1 to 36 500.
+    pub keep_days: Option<u32>,
+}
+
+/// The longest retention `keep_days` accepts (a century).
+pub const MAX_KEEP_DAYS: i64 = 36_500;
 
 /// What the policy says about one (advisory, binary) on a given day.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -95,6 +169,30 @@ pub enum Verdict<'a> {
 struct RawPolicy {
     #[serde(default)]
     accept: Vec<RawAccept>,
+    #[serde(default)]
+    update: Option<toml::Spanned<update::RawUpdate>>,
+    nfd: Option<RawNfd>,
+    history: Option<RawHistory>,
+    /// Boot-test defaults: parsed by `hvguard-smoke` from the same file.
+    #[serde(default)]
+    #[allow(dead_code)]
+    smoke: Option<serde::de::IgnoredAny>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawNfd {
+    #[serde(default)]
+    threshold: Option<toml::Spanned<String>>,
+    #[serde(default)]
+    expiry_minutes: Option<toml::Spanned<i64>>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawHistory {
+    #[serde(default)]
+    keep_days: Option<toml::Spanned<i64>>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -107,14 +205,36 @@ struct RawAccept {
     binary: Option<PathBuf>,
 }
 
-/// 1-based line of byte `offset` in `text`.
-fn line_of(text: &str, offset: usize) -> usize {
-    let end = offset.min(text.len());
-    text.as_bytes()[..end]
-        .iter()
-        .filter(|b| **b == b'\n')
-        .count()
-        + 1
+fn parse_nfd(
+    raw: RawNfd,
+    text: &str,
+    syntax: &dyn Fn(usize, String) -> PolicyError,
+) -> Result<NfdPolicy, PolicyError> {
+    let mut nfd = NfdPolicy::default();
+    if let Some(threshold) = raw.threshold {
+        let line = line_of(text, threshold.span().start);
+        nfd.threshold = threshold
+            .get_ref()
+            .parse::<Severity>()
+            .map_err(|e| syntax(line, format!("[nfd] threshold: {e}")))?;
+    }
+    if let Some(minutes) = raw.expiry_minutes {
+        let line = line_of(text, minutes.span().start);
+        nfd.expiry_minutes = u32::try_from(*minutes.get_ref())
+            .ok()
+            .filter(|m| (1..=NfdPolicy::MAX_EXPIRY_MINUTES).contains(m))
+            .ok_or_else(|| {
+                syntax(
+                    line,
+                    format!(
+                        "[nfd] expiry_minutes = {} is not between 1 and {}",
+                        minutes.get_ref(),
+                        NfdPolicy::MAX_EXPIRY_MINUTES
+                    ),
+                )
+            })?;
+    }
+    Ok(nfd)
 }
 
 impl Policy {
@@ -167,43 +287,51 @@ impl Policy {
                 line,
             });
         }
+        let update = match raw.update {
+            Some(table) => {
+                let table_line = line_of(text, table.span().start);
+                table
+                    .into_inner()
+                    .validate(text, table_line)
+                    .map_err(|(line, message)| syntax(line, message))?
+            }
+            None => UpdatePolicy::default(),
+        };
+        let nfd = match raw.nfd {
+            Some(raw) => parse_nfd(raw, text, &syntax)?,
+            None => NfdPolicy::default(),
+        };
+        let mut history = HistoryPolicy::default();
+        if let Some(keep) = raw.history.and_then(|h| h.keep_days) {
+            let line = line_of(text, keep.span().start);
+            let days = *keep.get_ref();
+            if !(1..=MAX_KEEP_DAYS).contains(&days) {
+                return Err(syntax(
+                    line,
+                    format!("[history] keep_days = {days} is out of range (1 to {MAX_KEEP_DAYS})"),
+                ));
+            }
+            history.keep_days = u32::try_from(days).ok();
+        }
         Ok(Policy {
             path: Some(path.to_path_buf()),
             accept,
+            update,
+            nfd,
+            history,
         })
     }
 
     /// Loads a policy named explicitly (`--policy FILE`): a missing file is an error.
     pub fn load(path: &Path) -> Result<Policy, PolicyError> {
-        let io = |source| PolicyError::Io {
-            path: path.to_path_buf(),
-            source,
-        };
-        let file = std::fs::File::open(path).map_err(io)?;
-        let mut bytes = Vec::new();
-        file.take(POLICY_READ_LIMIT + 1)
-            .read_to_end(&mut bytes)
-            .map_err(io)?;
-        if bytes.len() as u64 > POLICY_READ_LIMIT {
-            return Err(PolicyError::TooLarge {
-                path: path.to_path_buf(),
-                limit: POLICY_READ_LIMIT,
-            });
-        }
-        let text = String::from_utf8(bytes).map_err(|e| PolicyError::Syntax {
-            path: path.to_path_buf(),
-            line: 0,
-            message: format!("not UTF-8 text: {e}"),
-        })?;
+        let text = policy_file::read_policy_text(path).map_err(PolicyError::from)?;
         Policy::parse(path, &text)
     }
 
     /// Loads the policy at a default location: no file there means no acceptances.
     pub fn load_default_at(path: &Path) -> Result<Policy, PolicyError> {
         match Policy::load(path) {
-            Err(PolicyError::Io { source, .. })
-                if source.kind() == std::io::ErrorKind::NotFound =>
-            {
+            Err(PolicyError::Io { cause, .. }) if cause.kind() == std::io::ErrorKind::NotFound => {
                 Ok(Policy::default())
             }
             other => other,
@@ -318,6 +446,79 @@ binary = "/opt/kata/bin/qemu-system-x86_64"
         let empty_reason = "[[accept]]\nid = \"CVE-1\"\nreason = \" \"\nexpires = \"2027-01-31\"\n";
         let e = Policy::parse(path, empty_reason).unwrap_err().to_string();
         assert!(e.starts_with("/etc/hvguard/policy.toml:3:"), "{e}");
+    }
+
+    #[test]
+    fn nfd_section_sets_threshold_and_expiry() {
+        let path = Path::new("/etc/hvguard/policy.toml");
+        let p = Policy::parse(path, GOOD).unwrap();
+        assert_eq!(p.nfd, NfdPolicy::default());
+        assert_eq!(p.nfd.threshold, Severity::High);
+        let set = "[nfd]\nthreshold = \"Critical\"\nexpiry_minutes = 30\n";
+        let p = Policy::parse(path, set).unwrap();
+        assert_eq!(p.nfd.threshold, Severity::Critical);
+        assert_eq!(p.nfd.expiry_minutes, 30);
+        let partial = "[nfd]\nexpiry_minutes = 90\n";
+        let p = Policy::parse(path, partial).unwrap();
+        assert_eq!(p.nfd.threshold, Severity::High);
+        assert_eq!(p.nfd.expiry_minutes, 90);
+    }
+
+    #[test]
+    fn nfd_errors_name_the_line() {
+        let path = Path::new("/etc/hvguard/policy.toml");
+        let bad_severity = "[nfd]\n\nthreshold = \"severe\"\n";
+        let e = Policy::parse(path, bad_severity).unwrap_err().to_string();
+        assert!(
+            e.starts_with("/etc/hvguard/policy.toml:3: [nfd] threshold"),
+            "{e}"
+        );
+        for minutes in ["0", "-5", "10081", "99999999999"] {
+            let text = format!("[nfd]\nexpiry_minutes = {minutes}\n");
+            let e = Policy::parse(path, &text).unwrap_err().to_string();
+            assert!(
+                e.starts_with("/etc/hvguard/policy.toml:2: [nfd] expiry_minutes"),
+                "{e}"
+            );
+        }
+        let unknown = "[nfd]\nthreshhold = \"high\"\n";
+        let e = Policy::parse(path, unknown).unwrap_err().to_string();
+        assert!(e.contains("threshhold"), "{e}");
+        let wrong_type = "[nfd]\nexpiry_minutes = \"60\"\n";
+        assert!(Policy::parse(path, wrong_type).is_err());
+    }
+
+    #[test]
+    fn history_retention_is_read_with_its_line() {
+        let path = Path::new("/etc/hvguard/policy.toml");
+        let text = format!("{GOOD}\n[history]\nkeep_days = 30\n");
+        let p = Policy::parse(path, &text).unwrap();
+        assert_eq!(p.history.keep_days, Some(30));
+        assert_eq!(p.accept.len(), 2);
+        assert_eq!(Policy::parse(path, GOOD).unwrap().history.keep_days, None);
+        let e = Policy::parse(path, "\n[history]\nkeep_days = 0\n")
+            .unwrap_err()
+            .to_string();
+        assert!(e.starts_with("/etc/hvguard/policy.toml:3:"), "{e}");
+        let e = Policy::parse(path, "[history]\nkeep_days = \"30d\"\n")
+            .unwrap_err()
+            .to_string();
+        assert!(e.starts_with("/etc/hvguard/policy.toml:2:"), "{e}");
+        let e = Policy::parse(path, "[history]\nkeep = 3\n")
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("keep"), "{e}");
+    }
+
+    #[test]
+    fn other_tables_of_the_policy_file_are_left_to_their_parsers() {
+        let path = Path::new("/etc/hvguard/policy.toml");
+        let with_smoke = format!("{GOOD}\n[smoke]\nkernel = \"/boot/vmlinuz\"\nruns = 3\n");
+        assert_eq!(Policy::parse(path, &with_smoke).unwrap().accept.len(), 2);
+        let typo = "[smok]\nruns = 3\n";
+        let e = Policy::parse(path, typo).unwrap_err().to_string();
+        assert!(e.starts_with("/etc/hvguard/policy.toml:1:"), "{e}");
+        assert!(e.contains("smok"), "{e}");
     }
 
     #[test]

@@ -133,6 +133,8 @@ fn client(retries: u32) -> HttpClient {
     HttpClient::new(FetchConfig {
         connect_timeout: Duration::from_secs(2),
         request_timeout: Duration::from_millis(1500),
+        stall_timeout: Duration::from_millis(1500),
+        max_redirects: 10,
         max_bytes: 8 << 20,
         retries,
         backoff: Duration::from_millis(10),

@@ -437,6 +437,7 @@ fn feed_facts_join_the_shipped_snapshot_by_cve_id() {
             status: DistroStatus::Fixed,
             fixed_version: Some("1:7.2+dfsg-7+deb12u2".into()),
             urgency: None,
+            changelog: None,
         },
     }];
     let touched = hvguard_advisory::apply_facts(&mut snap, &kev.entries, &epss.scores, &distro);

@@ -264,6 +264,8 @@ fn the_real_debian12_capture() {
         kata_release: None,
         stat: None,
         used_by: Vec::new(),
+        parent_dirs: Vec::new(),
+        version_note: None,
         devices: None,
     });
     let changelogs =
@@ -310,6 +312,8 @@ fn the_real_debian12_capture() {
             stat: None,
             used_by: Vec::new(),
             devices: None,
+            parent_dirs: Vec::new(),
+            version_note: None,
         });
     }
     let advisories = shipped_snapshot().unwrap();
@@ -357,6 +361,7 @@ fn with_fact(mut adv: Advisory, status: DistroStatus, fixed: Option<&str>) -> Ad
         status,
         fixed_version: fixed.map(str::to_owned),
         urgency: None,
+        changelog: None,
     });
     adv
 }
@@ -394,6 +399,7 @@ fn debian_tracker_decides_in_dpkg_order() {
                 status: DistroStatus::Open,
                 fixed_version: None,
                 urgency: None,
+                changelog: None,
             });
             a
         },

@@ -18,20 +18,13 @@ use hvguard_core::{HostRoot, PackageManager};
 const QEMU: &str = "/usr/bin/qemu-system-x86_64";
 const LIST: &str = "/var/lib/dpkg/info/qemu-system-x86.list";
 
-/// Without the prerequisite: a visible skip, or a failure when `CI=true` (HELPERS.md).
-fn missing(what: &str) {
-    if std::env::var("CI").is_ok_and(|v| v == "true") {
-        panic!("CI=true and the prerequisite is missing: {what}");
-    }
-    eprintln!("\n*** SKIPPED: {what} ***\n");
-}
-
 #[test]
 fn live_debian_qemu_backports_devices_and_platforms() {
-    if !Path::new(QEMU).is_file() || !Path::new(LIST).is_file() {
-        missing("Debian qemu-system-x86 not installed (apt-get install qemu-system-x86)");
-        return;
-    }
+    hvguard_testkit::require!(
+        Path::new(QEMU).is_file() && Path::new(LIST).is_file(),
+        "Debian's qemu-system-x86 (/usr/bin/qemu-system-x86_64 and its dpkg file list)",
+        "apt-get install qemu-system-x86; .ci/run installs it"
+    );
     let root = HostRoot::live();
     let snap = hvguard_host::collect(&root, &hvguard_host::CollectOptions::default());
     let qemu = snap

@@ -199,3 +199,76 @@ fn output_is_deterministic_and_sorted() {
     sorted.sort();
     assert_eq!(keys, sorted);
 }
+
+/// Issue 11, item 7: a fact that feeds matching and cannot be read never makes advisories
+/// disappear: an unreadable Kata release keeps every Kata advisory as an unknown decision,
+/// and an unreadable package database or OS release is listed as an unknown fact.
+#[test]
+fn item7_unreadable_facts_feeding_matching_surface_as_unknown() {
+    use hvguard_core::Probe;
+    let advisories = shipped_snapshot().unwrap();
+    let kata_ids: Vec<&str> = advisories
+        .iter()
+        .filter(|a| a.products.iter().any(|p| p.product == Product::Kata))
+        .map(|a| a.id.as_str())
+        .collect();
+    assert!(!kata_ids.is_empty());
+
+    let mut snap = collect("kata-static");
+    snap.kata_install = Probe::unsupported("/opt/kata/VERSION: is a directory, expected a file");
+    let outcome = match_snapshot(&snap, &advisories, &Policy::default(), today());
+    for id in &kata_ids {
+        let d = outcome
+            .decisions
+            .iter()
+            .find(|d| d.advisory == *id && d.binary == Path::new("/opt/kata/VERSION"))
+            .unwrap_or_else(|| panic!("{id} vanished"));
+        assert_eq!(d.status, DecisionStatus::Unknown, "{d:?}");
+        assert!(d.evidence.contains("is a directory"), "{}", d.evidence);
+    }
+    // Denied keeps the path it was denied on.
+    snap.kata_install = Probe::denied("/opt/kata/VERSION");
+    let outcome = match_snapshot(&snap, &advisories, &Policy::default(), today());
+    assert_eq!(
+        outcome
+            .unknown()
+            .filter(|d| d.binary == Path::new("/opt/kata/VERSION"))
+            .count(),
+        kata_ids.len()
+    );
+    // No Kata install at all: nothing of Kata's to judge, and nothing unknown about it.
+    snap.kata_install = Probe::absent("/opt/kata/VERSION");
+    let outcome = match_snapshot(&snap, &advisories, &Policy::default(), today());
+    assert!(!outcome
+        .decisions
+        .iter()
+        .any(|d| d.binary == Path::new("/opt/kata/VERSION")));
+    assert!(
+        outcome.unknown_facts.is_empty(),
+        "{:?}",
+        outcome.unknown_facts
+    );
+
+    let mut debian = collect("intel-problems");
+    debian.packages = Probe::denied("/var/lib/dpkg/status");
+    debian.host.os = Probe::denied("/etc/os-release");
+    let outcome = match_snapshot(&debian, &advisories, &Policy::default(), today());
+    assert_eq!(
+        outcome.unknown_facts.len(),
+        2,
+        "{:?}",
+        outcome.unknown_facts
+    );
+    assert!(outcome.unknown_facts[0].contains("package database could not be read"));
+    assert!(outcome.unknown_facts[1].contains("OS release is unknown"));
+    let mut debian = collect("intel-problems");
+    debian.host.os = Probe::denied("/etc/os-release");
+    let outcome = match_snapshot(&debian, &advisories, &Policy::default(), today());
+    assert_eq!(
+        outcome.unknown_facts.len(),
+        1,
+        "{:?}",
+        outcome.unknown_facts
+    );
+    assert!(outcome.unknown_facts[0].contains("OS release is unknown"));
+}

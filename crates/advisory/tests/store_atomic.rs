@@ -1,4 +1,5 @@
-//! The advisory store: real fixture imports, atomic replacement, the schema gate, `seen`.
+//! The advisory store: real fixture imports, atomic replacement, the schema gate and its
+//! upgrade, the `seen` state per host, the writer lock, empty feeds.
 
 // Test helpers outside #[test] fns: a failed setup step should panic with its cause.
 #![allow(clippy::expect_used, clippy::unwrap_used)]
@@ -6,11 +7,13 @@
 mod common;
 
 use std::path::{Path, PathBuf};
+use std::time::Duration;
 
 use common::fixture;
 use hvguard_advisory::import::{import_path, import_path_with, ImportOptions, Imported};
 use hvguard_advisory::store::{
-    update_store, ImportBatch, Progress, SourceInfo, Store, StoreError, SCHEMA_VERSION,
+    update_store, update_store_with, ImportBatch, Progress, SourceInfo, StateScope, StateStore,
+    Store, StoreError, StoreLock, WriteOptions, SCHEMA_VERSION,
 };
 use hvguard_advisory::{shipped_snapshot, Advisory, Product};
 
@@ -232,8 +235,15 @@ fn importing_a_source_again_replaces_what_it_brought() {
     assert_eq!(status.advisories, 5);
 }
 
+fn scope(host: &str) -> StateScope {
+    StateScope {
+        host: host.to_owned(),
+        root: "/".to_owned(),
+    }
+}
+
 #[test]
-fn seen_pairs_are_new_once_and_survive_updates() {
+fn seen_pairs_are_new_once_per_host_and_survive_updates() {
     let dir = tempfile::tempdir().expect("tempdir");
     let db = dir.path().join("state/advisories.db");
     let pairs = vec![
@@ -246,14 +256,43 @@ fn seen_pairs_are_new_once_and_survive_updates() {
             "/opt/kata/bin/qemu-system-x86_64".to_owned(),
         ),
     ];
+    let node1 = scope("machine-id:0123456789abcdef0123456789abcdef");
     {
-        let mut store = Store::open_or_create(&db).expect("create");
-        assert_eq!(store.record_seen(&pairs, NOW).expect("seen"), pairs);
-        assert!(store.record_seen(&pairs, NOW).expect("seen").is_empty());
+        let mut state = StateStore::open(&db, Duration::ZERO).expect("create");
+        assert_eq!(
+            state.record_listed(&node1, &pairs, NOW).expect("seen"),
+            pairs
+        );
+        assert!(state
+            .record_listed(&node1, &pairs, NOW)
+            .expect("seen")
+            .is_empty());
+        // Another host sharing the store has its own state.
+        let node2 = scope("machine-id:fedcba9876543210fedcba9876543210");
+        assert_eq!(
+            state.record_listed(&node2, &pairs, NOW).expect("seen"),
+            pairs
+        );
+        // So has the same host read through another root (a mounted image).
+        let image = StateScope {
+            root: "/mnt/image".to_owned(),
+            ..node1.clone()
+        };
+        assert_eq!(
+            state.record_listed(&image, &pairs, NOW).expect("seen"),
+            pairs
+        );
     }
     write(&db, &[batch("osv", import("osv"))]);
-    let mut store = Store::open_or_create(&db).expect("open");
-    assert_eq!(store.status().expect("status").seen, 2);
+    assert_eq!(
+        Store::open_readonly(&db)
+            .expect("open")
+            .status()
+            .expect("status")
+            .seen,
+        6
+    );
+    let mut state = StateStore::open(&db, Duration::ZERO).expect("open");
     let more = vec![
         pairs[0].clone(),
         (
@@ -262,9 +301,166 @@ fn seen_pairs_are_new_once_and_survive_updates() {
         ),
     ];
     assert_eq!(
-        store.record_seen(&more, NOW).expect("seen"),
+        state.record_listed(&node1, &more, NOW).expect("seen"),
         vec![more[1].clone()]
     );
+}
+
+#[test]
+fn alerts_are_pending_until_marked_delivered() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let db = dir.path().join("advisories.db");
+    let node = scope("hostname:node-1");
+    let keys = vec![
+        ("CVE-2024-3446".to_owned(), "/usr/bin/qemu".to_owned()),
+        ("CVE-2015-3456".to_owned(), "/usr/bin/qemu".to_owned()),
+    ];
+    let mut state = StateStore::open(&db, Duration::ZERO).expect("create");
+    let first = state.pending_alerts(&node, &keys, NOW).expect("pending");
+    assert_eq!(first.len(), 2);
+    assert!(first.iter().all(|p| !p.retry));
+    // The post failed: nothing is marked, both are owed again, now as retries.
+    let again = state.pending_alerts(&node, &keys, NOW).expect("pending");
+    assert_eq!(again.len(), 2);
+    assert!(again.iter().all(|p| p.retry));
+    // The webhook accepted the first only.
+    state
+        .mark_delivered(&node, &keys[..1], NOW)
+        .expect("delivered");
+    let left = state.pending_alerts(&node, &keys, NOW).expect("pending");
+    assert_eq!(left.len(), 1);
+    assert_eq!(left[0].key, keys[1]);
+    // Listing with --new is a separate channel: nothing was listed yet.
+    assert_eq!(
+        state.record_listed(&node, &keys, NOW).expect("listed"),
+        keys
+    );
+}
+
+/// A store written by hvguard with schema 1 (tests/fixtures/stores/README.md): 13 shipped
+/// advisories and 13 `seen` rows from `advisories --new` on the kata-static fixture.
+fn v1_store(dir: &Path) -> PathBuf {
+    let db = dir.join("advisories.db");
+    std::fs::copy(
+        Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("../../tests/fixtures/stores/v1-kata-static-seen.db"),
+        &db,
+    )
+    .expect("copy the v1 store");
+    db
+}
+
+#[test]
+fn a_schema_1_store_is_upgraded_in_place_and_its_rows_adopted_once() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let db = v1_store(dir.path());
+    let before = Store::open_readonly(&db)
+        .expect("v1 reads")
+        .status()
+        .expect("status");
+    assert_eq!(
+        (before.schema_version, before.seen, before.advisories),
+        (1, 13, 13)
+    );
+    let keys: Vec<(String, String)> = {
+        let conn = rusqlite::Connection::open(&db).expect("sqlite");
+        let mut stmt = conn
+            .prepare("SELECT advisory, binary FROM seen ORDER BY advisory")
+            .expect("prepare");
+        stmt.query_map([], |r| Ok((r.get(0)?, r.get(1)?)))
+            .expect("query")
+            .collect::<Result<_, _>>()
+            .expect("rows")
+    };
+    let mut state = StateStore::open(&db, Duration::ZERO).expect("upgrade");
+    let node = scope("hostname:kata-worker-2");
+    // The first host takes the old rows over: nothing new, nothing owed.
+    assert!(state
+        .record_listed(&node, &keys, NOW)
+        .expect("listed")
+        .is_empty());
+    assert!(state
+        .pending_alerts(&node, &keys, NOW)
+        .expect("pending")
+        .is_empty());
+    // A second host starts fresh.
+    let other = scope("hostname:kata-worker-3");
+    assert_eq!(
+        state
+            .record_listed(&other, &keys, NOW)
+            .expect("listed")
+            .len(),
+        13
+    );
+    drop(state);
+    let after = Store::open_readonly(&db)
+        .expect("v2 reads")
+        .status()
+        .expect("status");
+    assert_eq!(after.schema_version, SCHEMA_VERSION);
+    assert_eq!((after.seen, after.advisories), (26, 13));
+}
+
+#[test]
+fn a_failed_upgrade_leaves_the_schema_1_store_byte_identical() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let db = v1_store(dir.path());
+    // A table in the way of the upgrade's second statement: it fails half-way.
+    rusqlite::Connection::open(&db)
+        .and_then(|c| c.execute_batch("CREATE TABLE seen_v2 (x INTEGER);"))
+        .expect("plant");
+    let before = std::fs::read(&db).expect("read");
+    let err = StateStore::open(&db, Duration::ZERO).expect_err("upgrade fails");
+    assert!(
+        err.to_string()
+            .contains("upgrading the store from schema 1"),
+        "{err}"
+    );
+    assert_eq!(std::fs::read(&db).expect("read"), before);
+    let status = Store::open_readonly(&db)
+        .expect("still v1")
+        .status()
+        .expect("status");
+    assert_eq!((status.schema_version, status.seen), (1, 13));
+}
+
+#[test]
+fn an_update_upgrades_a_schema_1_store_and_keeps_its_state() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let db = v1_store(dir.path());
+    write(&db, &[batch("kev", import("kev"))]);
+    let status = Store::open_readonly(&db)
+        .expect("open")
+        .status()
+        .expect("status");
+    assert_eq!((status.schema_version, status.seen), (SCHEMA_VERSION, 13));
+}
+
+#[test]
+fn an_empty_feed_never_wipes_a_source_unless_asked() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let db = dir.path().join("advisories.db");
+    write(&db, &[batch("osv", import("osv"))]);
+    let before = std::fs::read(&db).expect("read");
+    let empty = batch("osv", Imported::default());
+    let err = update_store(&db, std::slice::from_ref(&empty), NOW, &mut ok).expect_err("refused");
+    let text = err.to_string();
+    assert!(text.starts_with("osv: the feed holds no records"), "{text}");
+    assert!(
+        text.contains("remove the 4 record(s)") && text.contains("--replace"),
+        "{text}"
+    );
+    assert_eq!(std::fs::read(&db).expect("read"), before);
+    let replace = WriteOptions {
+        replace_empty: true,
+        ..WriteOptions::default()
+    };
+    update_store_with(&db, &[empty], NOW, replace, &mut ok).expect("asked for");
+    let status = Store::open_readonly(&db)
+        .expect("open")
+        .status()
+        .expect("status");
+    assert_eq!(status.advisories, 0);
 }
 
 #[test]
@@ -319,7 +515,7 @@ fn a_path_source_is_named_sized_and_hashed() {
 }
 
 #[test]
-fn a_concurrent_update_is_refused_and_stale_copies_are_cleared() {
+fn a_writer_waits_for_the_lock_then_gives_up_and_stale_copies_are_cleared() {
     let dir = tempfile::tempdir().expect("tempdir");
     let db = dir.path().join("advisories.db");
     write(&db, &[batch("osv", import("osv"))]);
@@ -328,19 +524,54 @@ fn a_concurrent_update_is_refused_and_stale_copies_are_cleared() {
     let stale = dir.path().join(".advisories.db.tmp-999999");
     std::fs::write(&stale, b"half a database").expect("stale");
 
-    let held = std::fs::File::open(dir.path().join(".advisories.db.lock")).expect("lock file");
-    rustix::fs::flock(&held, rustix::fs::FlockOperation::NonBlockingLockExclusive).expect("flock");
-    let err = update_store(&db, &[batch("kev", import("kev"))], NOW, &mut ok).expect_err("locked");
+    let held = StoreLock::acquire(&db, Duration::ZERO).expect("lock");
+    let patient = WriteOptions {
+        lock_wait: Duration::from_millis(300),
+        ..WriteOptions::default()
+    };
+    let started = std::time::Instant::now();
+    let err = update_store_with(&db, &[batch("kev", import("kev"))], NOW, patient, &mut ok)
+        .expect_err("locked");
+    assert!(started.elapsed() >= Duration::from_millis(300), "it waited");
     assert!(
-        err.to_string().contains("another hvguard is updating"),
+        err.to_string()
+            .contains("another hvguard holds the store lock"),
         "{err}"
     );
     assert_eq!(std::fs::read(&db).expect("read"), before);
+    // State writers wait on the same lock.
+    let err = StateStore::open(&db, Duration::from_millis(100)).expect_err("locked");
+    assert!(
+        err.to_string()
+            .contains("another hvguard holds the store lock"),
+        "{err}"
+    );
     drop(held);
 
     write(&db, &[batch("kev", import("kev"))]);
     assert!(!stale.exists(), "stale copy removed under the lock");
     assert!(leftovers(dir.path(), &db).is_empty());
+}
+
+#[test]
+fn a_waiting_writer_goes_on_when_the_lock_is_released() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let db = dir.path().join("advisories.db");
+    write(&db, &[batch("osv", import("osv"))]);
+    let held = StoreLock::acquire(&db, Duration::ZERO).expect("lock");
+    let releaser = std::thread::spawn(move || {
+        std::thread::sleep(Duration::from_millis(200));
+        drop(held);
+    });
+    let mut state = StateStore::open(&db, Duration::from_secs(10)).expect("waited");
+    releaser.join().expect("join");
+    let keys = vec![("CVE-2024-3446".to_owned(), "/usr/bin/qemu".to_owned())];
+    assert_eq!(
+        state
+            .record_listed(&scope("unknown"), &keys, NOW)
+            .expect("listed"),
+        keys
+    );
 }
 
 #[test]
@@ -353,7 +584,7 @@ fn load_advisories_falls_back_to_the_shipped_snapshot_only_without_records() {
     let (list, origin) = load_advisories(&db).expect("no store");
     assert_eq!((list.len(), origin), (shipped, AdvisoryOrigin::Shipped));
 
-    Store::open_or_create(&db).expect("empty store");
+    drop(StateStore::open(&db, Duration::ZERO).expect("empty store"));
     let (list, origin) = load_advisories(&db).expect("empty store");
     assert_eq!((list.len(), origin), (shipped, AdvisoryOrigin::Shipped));
 

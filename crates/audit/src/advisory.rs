@@ -3,6 +3,7 @@
 //! (`hvguard-advisory`), which needs the advisory store and a policy: the catalogue check
 //! itself has nothing to read in a Snapshot, so it emits nothing.
 
+use crate::catalogue::Check;
 use crate::{Emitter, Rule, RuleMeta};
 use hvguard_core::{Severity, Snapshot};
 
@@ -20,7 +21,7 @@ pub(crate) static RULES: &[Rule] = &[Rule {
             "https://www.cisa.gov/known-exploited-vulnerabilities-catalog",
         ],
     },
-    check: matched_elsewhere,
+    check: Check::Snapshot(matched_elsewhere),
 }];
 
 fn matched_elsewhere(_: &RuleMeta, _: &Snapshot, _: &mut Emitter) {}

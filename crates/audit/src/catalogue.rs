@@ -25,11 +25,53 @@ impl RuleMeta {
     }
 }
 
-/// A rule: its metadata and its check.
+/// A rule: its metadata and its check. Each rule is registered exactly once, in its area's
+/// `RULES` list; the catalogue, the evaluation loop and the hardening plan all read those.
 #[derive(Debug)]
 pub struct Rule {
     pub meta: RuleMeta,
-    pub check: fn(&RuleMeta, &Snapshot, &mut Emitter),
+    pub(crate) check: Check,
+}
+
+/// How a rule looks at a Snapshot.
+#[derive(Debug, Clone, Copy)]
+pub(crate) enum Check {
+    /// Reads whatever it needs from the whole Snapshot.
+    Snapshot(fn(&RuleMeta, &Snapshot, &mut Emitter)),
+    /// Reads one merged Kata configuration at a time; its offences carry the fixes the
+    /// hardening plan is built from.
+    PerConfig(crate::kata::Offences),
+}
+
+impl Rule {
+    /// A rule that reads one Kata configuration at a time.
+    pub(crate) const fn per_config(meta: RuleMeta, offences: crate::kata::Offences) -> Rule {
+        Rule {
+            meta,
+            check: Check::PerConfig(offences),
+        }
+    }
+
+    /// A rule that reads the whole Snapshot.
+    pub(crate) const fn snapshot(
+        meta: RuleMeta,
+        check: fn(&RuleMeta, &Snapshot, &mut Emitter),
+    ) -> Rule {
+        Rule {
+            meta,
+            check: Check::Snapshot(check),
+        }
+    }
+
+    /// Runs the rule over `snapshot`.
+    pub fn run(&self, snapshot: &Snapshot, emitter: &mut Emitter) {
+        match self.check {
+            Check::Snapshot(check) => check(&self.meta, snapshot, emitter),
+            Check::PerConfig(offences) => {
+                crate::kata::emit_config_offences(&self.meta, snapshot, emitter, offences)
+            }
+        }
+    }
 }
 
 /// Every rule, host rules first, in id order within each area.
@@ -38,9 +80,18 @@ pub fn catalogue() -> Vec<&'static Rule> {
         .iter()
         .chain(crate::kata::RULES.iter())
         .chain(crate::advisory::RULES.iter())
+        .chain(crate::hypervisor::RULES.iter())
+        .chain(crate::integrity::RULES.iter())
         .collect();
     rules.sort_by_key(|r| r.meta.id);
     rules
+}
+
+impl Rule {
+    /// The area part of the id (`host`, `kata`, ...).
+    pub fn rule_area(&self) -> &'static str {
+        self.meta.id.split('.').next().unwrap_or_default()
+    }
 }
 
 pub fn find_rule(id: &str) -> Option<&'static Rule> {
@@ -58,7 +109,7 @@ pub struct Evaluation {
 pub fn evaluate(snapshot: &Snapshot) -> Evaluation {
     let mut emitter = Emitter::default();
     for rule in catalogue() {
-        (rule.check)(&rule.meta, snapshot, &mut emitter);
+        rule.run(snapshot, &mut emitter);
     }
     Evaluation {
         findings: emitter.findings,
@@ -83,6 +134,27 @@ mod tests {
                 "{} has no references",
                 rule.meta.id
             );
+        }
+    }
+
+    #[test]
+    fn the_catalogue_is_every_area_list_and_nothing_else() {
+        let registered = crate::host::RULES.len()
+            + crate::kata::RULES.len()
+            + crate::advisory::RULES.len()
+            + crate::hypervisor::RULES.len()
+            + crate::integrity::RULES.len();
+        assert_eq!(catalogue().len(), registered);
+        for (area, registered_in_area) in [
+            ("host", crate::host::RULES.len()),
+            ("advisory", crate::advisory::RULES.len()),
+            (
+                "hypervisor",
+                crate::hypervisor::RULES.len() + crate::integrity::RULES.len(),
+            ),
+        ] {
+            let in_catalogue = catalogue().iter().filter(|r| r.rule_area() == area).count();
+            assert_eq!(in_catalogue, registered_in_area, "{area}");
         }
     }
 

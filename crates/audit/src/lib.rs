@@ -10,6 +10,8 @@ mod docs;
 pub mod emit;
 pub mod hardening;
 mod host;
+mod hypervisor;
+mod integrity;
 mod kata;
 
 pub use catalogue::{catalogue, evaluate, find_rule, Evaluation, Rule, RuleMeta};

@@ -437,3 +437,71 @@ fn unknown_binary_stat_is_an_unknown_check_not_a_pass() {
         unknown[0].reason
     );
 }
+
+/// Issue 11, item 8: whoever may write a directory above a binary Kata runs may rename the
+/// binary away and put their own in its place.
+#[test]
+fn item8_a_writable_or_foreign_directory_above_the_binary_counts_as_writable() {
+    let dir = |path: &str, mode: u32, uid: u32| hvguard_core::FileStat {
+        path: path.into(),
+        kind: hvguard_core::FileKind::Directory,
+        mode,
+        uid,
+        gid: 0,
+    };
+    let with_dirs = |dirs: Vec<hvguard_core::FileStat>| {
+        let mut snap = snapshot(vec![secure_qemu().build()]);
+        let mut qemu = binary(HypervisorKind::Qemu, QEMU, 0o755, 0);
+        qemu.parent_dirs = dirs;
+        snap.hypervisors = vec![qemu, binary(HypervisorKind::Virtiofsd, VIRTIOFSD, 0o755, 0)];
+        findings(&snap)
+    };
+    assert!(only(
+        &with_dirs(vec![dir("/opt/kata/bin", 0o755, 0)]),
+        "kata.binary-writable"
+    )
+    .is_empty());
+    // A sticky directory (like /tmp) lets nobody but the owner rename the binary.
+    assert!(only(
+        &with_dirs(vec![dir("/opt/kata/bin", 0o1777, 0)]),
+        "kata.binary-writable"
+    )
+    .is_empty());
+
+    let found = with_dirs(vec![
+        dir("/opt/kata", 0o755, 0),
+        dir("/opt/kata/bin", 0o777, 0),
+    ]);
+    let hits = only(&found, "kata.binary-writable");
+    assert_eq!(hits.len(), 1, "{found:#?}");
+    assert!(
+        hits[0]
+            .message
+            .contains("directory /opt/kata/bin: mode 0777"),
+        "{}",
+        hits[0].message
+    );
+    assert!(
+        hits[0]
+            .evidence
+            .contains("directory /opt/kata/bin mode 0777 uid 0"),
+        "{}",
+        hits[0].evidence
+    );
+    assert!(
+        !hits[0].evidence.contains("directory /opt/kata mode"),
+        "{}",
+        hits[0].evidence
+    );
+
+    let found = with_dirs(vec![dir("/opt", 0o755, 1000)]);
+    let hits = only(&found, "kata.binary-writable");
+    assert_eq!(hits.len(), 1);
+    assert!(
+        hits[0]
+            .message
+            .contains("directory /opt: owned by uid 1000"),
+        "{}",
+        hits[0].message
+    );
+}

@@ -203,3 +203,110 @@ fn containerd_passthrough_severity_by_release() {
     snap.containerd = vec![runc];
     assert!(findings(&snap).is_empty());
 }
+
+/// Readings that disagree, as the collector records them: the main file gives `kata` a wide
+/// `pod_annotations` list and imports `conf.d/*.toml`, whose file narrows it. containerd
+/// before 1.6.29/1.7.16 looks for that relative glob in its working directory and never
+/// loads the import (the wide list stays); 1.6.29+/1.7.16+ load it and lose `kata`'s
+/// `runtime_type` with the replaced CRI table (no Kata entry); 2.x merge it (narrow list,
+/// written by the import).
+fn narrowed_by_import() -> Vec<hvguard_core::ContainerdRuntime> {
+    use hvguard_core::ContainerdSemantics::*;
+    let mut wide = containerd("kata", &["io.katacontainers.*"]);
+    wide.path = "/etc/containerd/config.toml".into();
+    wide.readings = vec![V1CwdGlobs];
+    let mut v2 = containerd("kata", &["io.katacontainers.config.*"]);
+    v2.path = "/etc/containerd/config.toml".into();
+    v2.pod_annotations_path = Some("/etc/containerd/conf.d/50-kata.toml".into());
+    v2.pod_annotations_line = Some(2);
+    v2.readings = vec![V2_0_0, V2_0_2, V2_3];
+    vec![wide, v2]
+}
+
+fn containerd_binary(version: &str) -> hvguard_core::ContainerdBinary {
+    hvguard_core::ContainerdBinary {
+        path: "/usr/bin/containerd".into(),
+        version: Some(version.into()),
+        version_source: Some(hvguard_core::VersionSource::BinaryString),
+        version_evidence: Some(format!("{version}+unknown")),
+        package: None,
+    }
+}
+
+#[test]
+fn containerd_passthrough_follows_the_containerd_version() {
+    let mut snap = snapshot(vec![]);
+    snap.kata_install = install("3.20.0");
+    snap.containerd = narrowed_by_import();
+
+    // Version unknown: both readings are reported, each saying which it is. They point at
+    // different files (the 2.x list was written by the import) and are not merged.
+    let both = findings(&snap);
+    assert_eq!(both.len(), 2, "{both:#?}");
+    let paths: Vec<_> = both
+        .iter()
+        .map(|f| f.location.as_ref().unwrap().path.display().to_string())
+        .collect();
+    assert!(paths.contains(&"/etc/containerd/config.toml".to_string()));
+    assert!(paths.contains(&"/etc/containerd/conf.d/50-kata.toml".to_string()));
+    for f in &both {
+        assert!(
+            f.message.contains("the containerd version is unknown"),
+            "{}",
+            f.message
+        );
+    }
+    let v1 = both
+        .iter()
+        .find(|f| f.location.as_ref().unwrap().path.ends_with("config.toml"))
+        .unwrap();
+    assert!(
+        v1.message
+            .contains("(as containerd 1.6.0-1.6.28/1.7.0-1.7.15 reads the configuration;"),
+        "{}",
+        v1.message
+    );
+
+    // Debian 12's containerd 1.6.20: only the 1.x reading, without a qualifier.
+    snap.containerd_binaries = vec![containerd_binary("1.6.20")];
+    let debian = findings(&snap);
+    assert_eq!(debian.len(), 1, "{debian:#?}");
+    assert_eq!(
+        debian[0].location.as_ref().unwrap().path,
+        std::path::Path::new("/etc/containerd/config.toml")
+    );
+    assert!(!debian[0].message.contains("reads the configuration"));
+
+    // containerd 2.0.4: the import's location and line.
+    snap.containerd_binaries = vec![containerd_binary("2.0.4")];
+    let two = findings(&snap);
+    assert_eq!(two.len(), 1, "{two:#?}");
+    let at = two[0].location.as_ref().unwrap();
+    assert_eq!(
+        (at.path.display().to_string(), at.line),
+        ("/etc/containerd/conf.d/50-kata.toml".to_string(), Some(2))
+    );
+}
+
+#[test]
+fn one_finding_for_an_entry_every_reading_shares() {
+    use hvguard_core::ContainerdSemantics;
+    let mut snap = snapshot(vec![]);
+    let mut a = containerd("kata-qemu", &["io.katacontainers.*"]);
+    a.readings = vec![ContainerdSemantics::V1CwdGlobs, ContainerdSemantics::V1];
+    let mut b = a.clone();
+    b.readings = vec![
+        ContainerdSemantics::V2_0_0,
+        ContainerdSemantics::V2_0_2,
+        ContainerdSemantics::V2_3,
+    ];
+    snap.containerd = vec![a, b];
+    let found = findings(&snap);
+    assert_eq!(found.len(), 1, "{found:#?}");
+    assert!(!found[0].message.contains("reads the configuration"));
+    // Old snapshots have no readings: the entry counts for every release.
+    let mut snap = snapshot(vec![]);
+    snap.containerd = vec![containerd("kata-qemu", &["io.katacontainers.*"])];
+    snap.containerd_binaries = vec![containerd_binary("1.7.20")];
+    assert_eq!(findings(&snap).len(), 1);
+}

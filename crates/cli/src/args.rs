@@ -36,6 +36,20 @@ pub enum Command {
     Rules(RulesArgs),
     /// Print the documentation page of a rule.
     Explain(ExplainArgs),
+    /// Update the hypervisor layer: status, apply, rollback, drill, history.
+    Update(crate::commands::update::UpdateArgs),
+    // History and drift (docs/drift-and-integrity.md).
+    /// List the scans recorded with `scan --record`.
+    History(crate::commands::history::HistoryArgs),
+    /// Show what changed between two records, snapshots or reports (default: the last two records).
+    Diff(crate::commands::diff::DiffArgs),
+    /// Approve a recorded scan as the baseline, or show the baseline.
+    Baseline(crate::commands::baseline::BaselineArgs),
+    /// Boot the hypervisor with a Kata configuration's settings and wait for the guest to
+    /// reach userspace (exit 0 booted, 1 did not boot).
+    Smoke(crate::commands::smoke::SmokeArgs),
+    /// Boot times of two hypervisor builds, or of one without and with a security feature.
+    Bench(crate::commands::bench::BenchArgs),
     /// Compare the hypervisors Kata supports (`hypervisors compare`).
     Hypervisors(crate::commands::hypervisors::HypervisorsArgs),
 }
@@ -52,6 +66,8 @@ pub enum Format {
     Text,
     Json,
     Sarif,
+    // Prometheus text exposition: the metrics `--textfile-dir` writes.
+    Prometheus,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -88,6 +104,16 @@ pub struct ScanArgs {
     pub offline: bool,
     #[command(flatten)]
     pub advisories: AdvisorySourceArgs,
+    #[command(flatten)]
+    pub export: crate::export::ExportArgs,
+    /// Keep this scan (snapshot and report) in the store's history, and report the drift since
+    /// the previous record.
+    #[arg(long)]
+    pub record: bool,
+    /// Report the drift from the approved baseline (`hvguard baseline set`), or from FILE (a
+    /// snapshot or report written by hvguard).
+    #[arg(long, value_name = "FILE", num_args = 0..=1)]
+    pub baseline: Option<Option<PathBuf>>,
     /// List every advisory that could not be judged, with its reason (text format; by
     /// default one line per package).
     #[arg(long, short = 'v')]
@@ -142,6 +168,10 @@ pub struct HardenArgs {
     /// The Kata release, when `/opt/kata/VERSION` does not say (decides drop-in support).
     #[arg(long, value_name = "VERSION")]
     pub kata_release: Option<String>,
+    /// Boot each configuration with the hardened settings first (as `hvguard smoke` does, with
+    /// the policy's [smoke] defaults); refuse to harden one that then no longer boots.
+    #[arg(long)]
+    pub verify: bool,
 }
 
 #[derive(Debug, Args)]

@@ -2,7 +2,6 @@
 
 use anyhow::{bail, Context, Result};
 use hvguard_core::{HostRoot, Report, ReportHost, Snapshot, SNAPSHOT_SCHEMA};
-use std::io::Read;
 use std::path::{Path, PathBuf};
 
 /// A Snapshot file bigger than this is not one `hvguard collect` wrote.
@@ -23,6 +22,18 @@ pub struct Collected {
 /// Collects everything: Kata/containerd configuration first, so that the binaries the
 /// configurations name join the hypervisor inventory, then the host facts.
 pub fn collect(root: &HostRoot) -> Collected {
+    collect_cached(
+        root,
+        hvguard_host::integrity::digest::DigestCache::default(),
+    )
+    .0
+}
+
+/// [`collect`] with digests already known; returns the digests computed meanwhile too.
+pub fn collect_cached(
+    root: &HostRoot,
+    cache: hvguard_host::integrity::digest::DigestCache,
+) -> (Collected, Vec<hvguard_core::CachedDigest>) {
     let env = hvguard_kata::DiscoveryEnv {
         // The shims read KATA_CONF_FILE from their own environment; ours only says something
         // about them on the live host.
@@ -35,16 +46,81 @@ pub fn collect(root: &HostRoot) -> Collected {
     let discovery = hvguard_kata::discover(root, &env);
     let options = hvguard_host::CollectOptions {
         extra_binaries: hvguard_kata::kata_binary_paths(&discovery.configs),
+        digest_cache: std::cell::RefCell::new(cache),
+        extra_kinds: hvguard_kata::kata_binary_kinds(&discovery.configs),
+        ..Default::default()
     };
     let mut snapshot = hvguard_host::collect(root, &options);
+    let fresh = options.digest_cache.into_inner().fresh().to_vec();
     snapshot.kata = discovery.configs;
-    snapshot.containerd = discovery.containerd;
+    // Each containerd release family reads the files its own way; keep the readings of the
+    // containerd installed (all of them when its version is unknown).
+    let in_play = hvguard_core::readings_in_play(&snapshot.containerd_binaries);
+    snapshot.containerd = hvguard_kata::narrow_runtimes(discovery.containerd, &in_play);
     snapshot.warnings.extend(discovery.warnings);
+    if root.is_live() {
+        snapshot.vmm_processes = hvguard_update::processes::collect(root);
+    }
+    snapshot.warnings.extend(hvguard_kata::notes_for(
+        &discovery.containerd_notes,
+        &in_play,
+    ));
     link_hypervisors_to_configs(&mut snapshot);
-    Collected {
+    let collected = Collected {
         snapshot,
         errors: discovery.errors.iter().map(|e| e.to_string()).collect(),
+    };
+    (collected, fresh)
+}
+
+/// Fails (exit 2) when collecting read nothing at all: a root that is empty, not a host
+/// root, or refused to this user would otherwise give "No findings", which reads like a clean
+/// host.
+pub fn ensure_something_read(snapshot: &Snapshot) -> Result<()> {
+    let (mut read, mut denied) = (0usize, 0usize);
+    let mut tally = |found: bool, refused: bool| {
+        read += usize::from(found);
+        denied += usize::from(refused);
+    };
+    macro_rules! probes {
+        ($($p:expr),* $(,)?) => {
+            $( tally($p.value().is_some(), matches!($p, hvguard_core::Probe::Denied { .. })); )*
+        };
     }
+    let h = &snapshot.host;
+    probes!(
+        h.hostname,
+        h.os,
+        h.kernel_release,
+        h.cpu,
+        h.kvm.device,
+        h.kvm.modules,
+        h.iommu.groups,
+        h.iommu.dmar_table,
+        h.iommu.ivrs_table,
+        h.firmware.boot_mode,
+        h.smt_control,
+        h.cpu_vulnerabilities,
+        h.cmdline,
+        h.ksm_run,
+        h.swaps,
+        h.unprivileged_bpf_disabled,
+        h.lsm,
+        snapshot.packages,
+        snapshot.kata_install,
+    );
+    read += snapshot.hypervisors.len() + snapshot.kata.len() + snapshot.containerd.len();
+    if read > 0 {
+        return Ok(());
+    }
+    let who = match snapshot.collector_uid {
+        Some(uid) if uid != 0 => format!(", as uid {uid}"),
+        _ => String::new(),
+    };
+    bail!(
+        "{}: nothing could be read under this root ({denied} facts refused: permission denied{who}; the rest absent): is it a host root, and may this user read it?",
+        snapshot.root.display()
+    )
 }
 
 /// Fills `Hypervisor::used_by` with the configurations that name each binary.
@@ -67,17 +143,15 @@ pub fn link_hypervisors_to_configs(snapshot: &mut Snapshot) {
 }
 
 pub fn read_snapshot(path: &Path) -> Result<Snapshot> {
-    let file = std::fs::File::open(path).with_context(|| format!("{}", path.display()))?;
-    let mut bytes = Vec::new();
-    file.take(SNAPSHOT_LIMIT + 1)
-        .read_to_end(&mut bytes)
-        .with_context(|| format!("{}", path.display()))?;
-    if bytes.len() as u64 > SNAPSHOT_LIMIT {
-        bail!(
+    // Regular files only: a FIFO given as --snapshot would hang the scan.
+    let bytes = match hvguard_core::operator_file::read_regular(path, SNAPSHOT_LIMIT) {
+        Ok(bytes) => bytes,
+        Err(e) if e.kind() == std::io::ErrorKind::FileTooLarge => bail!(
             "{}: snapshot is larger than {SNAPSHOT_LIMIT} bytes",
             path.display()
-        );
-    }
+        ),
+        Err(e) => return Err(e).with_context(|| format!("{}", path.display())),
+    };
     let snapshot: Snapshot = serde_json::from_slice(&bytes)
         .with_context(|| format!("{}: not a hvguard snapshot", path.display()))?;
     if snapshot.schema != SNAPSHOT_SCHEMA {
@@ -124,6 +198,12 @@ pub fn evaluate(snapshot: &Snapshot, advisories: &AdvisoryInput, generated_at: S
     );
     let mut unknown = evaluation.unknown;
     unknown.extend(matched.unknown_checks());
+    unknown.extend(matched.unknown_facts.iter().filter_map(|reason| {
+        Some(hvguard_core::UnknownCheck::new(
+            hvguard_core::RuleId::new(hvguard_advisory::matching::RULE_ID).ok()?,
+            reason.clone(),
+        ))
+    }));
     let mut findings = evaluation.findings;
     findings.extend(matched.findings);
     Report::new(
@@ -149,15 +229,28 @@ fn report_host(snapshot: &Snapshot) -> ReportHost {
     }
 }
 
+/// When this process started (set first thing in `main`): `db update` removes only the
+/// scratch folders of runs older than this one.
+static PROCESS_STARTED: std::sync::OnceLock<std::time::SystemTime> = std::sync::OnceLock::new();
+
+pub fn mark_process_start() {
+    let _ = PROCESS_STARTED.set(std::time::SystemTime::now());
+}
+
+pub fn process_started() -> std::time::SystemTime {
+    *PROCESS_STARTED.get_or_init(std::time::SystemTime::now)
+}
+
 pub fn now() -> String {
     let now = jiff::Timestamp::now();
     now.round(jiff::Unit::Second).unwrap_or(now).to_string()
 }
 
-/// Prints collection warnings (skipped drop-ins, dangling ConfigPaths...) on stderr.
+/// Prints collection warnings (skipped drop-ins, dangling ConfigPaths...) on stderr. They
+/// name files of the scanned system (or come from a snapshot file): escaped at the edge.
 pub fn warn(warnings: &[String]) {
     for warning in warnings {
-        eprintln!("hvguard: warning: {warning}");
+        crate::output::warn(warning);
     }
 }
 
@@ -167,7 +260,7 @@ pub fn fail_on_errors(errors: &[String]) -> Result<()> {
         return Ok(());
     }
     for error in errors {
-        eprintln!("hvguard: error: {error}");
+        crate::output::error(error);
     }
     bail!(
         "{} configuration file(s) could not be loaded (see above); the report covers the rest",
@@ -181,6 +274,8 @@ pub fn config_snapshot(configs: Vec<hvguard_core::KataConfig>) -> Snapshot {
     let root = HostRoot::live();
     let options = hvguard_host::CollectOptions {
         extra_binaries: hvguard_kata::kata_binary_paths(&configs),
+        extra_kinds: hvguard_kata::kata_binary_kinds(&configs),
+        ..Default::default()
     };
     let mut snapshot = hvguard_host::collect_inventory_only(&root, &options);
     snapshot.kata = configs;

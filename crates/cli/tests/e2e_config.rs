@@ -171,6 +171,55 @@ fn kata_deploy_host_wires_containerd_and_configs_together() {
             || f["rule"] == "qemu.seccomp-sandbox-off"));
 }
 
+#[test]
+fn containerd_version_from_the_root_and_snapshots_without_readings() {
+    let root = materialise("kata-deploy");
+    // A containerd binary under the root is read, never run: Debian 12's 1.6.20.
+    let bin = root.path().join("usr/bin");
+    std::fs::create_dir_all(&bin).expect("mkdir");
+    std::fs::write(bin.join("containerd"), b"\0/var/run/netns1.6.20+unknown\0").expect("write");
+    let collected = hvguard()
+        .arg("collect")
+        .arg("--root")
+        .arg(root.path())
+        .output()
+        .expect("collect runs");
+    assert!(collected.status.success());
+    let mut snap: serde_json::Value = serde_json::from_slice(&collected.stdout).expect("json");
+    assert_eq!(snap["containerd_binaries"][0]["version"], "1.6.20");
+    let runtimes = snap["containerd"].as_array().expect("containerd").clone();
+    assert_eq!(runtimes.len(), 4);
+    assert!(runtimes
+        .iter()
+        .all(|r| r["readings"] == serde_json::json!(["1.x-cwd-globs"])));
+
+    // The same snapshot as hvguard wrote it before it told containerd releases apart.
+    snap.as_object_mut()
+        .expect("object")
+        .remove("containerd_binaries");
+    for r in snap["containerd"].as_array_mut().expect("array") {
+        let r = r.as_object_mut().expect("object");
+        r.remove("readings");
+        r.remove("pod_annotations_path");
+    }
+    let file = tempfile::NamedTempFile::new().expect("tmp");
+    std::fs::write(file.path(), serde_json::to_vec(&snap).expect("json")).expect("write");
+    let old = hvguard()
+        .args(["scan", "--format", "json", "--snapshot"])
+        .arg(file.path())
+        .output()
+        .expect("scan runs");
+    assert_eq!(old.status.code(), Some(1));
+    let report: serde_json::Value = serde_json::from_slice(&old.stdout).expect("json");
+    let passthrough = report["findings"]
+        .as_array()
+        .expect("findings")
+        .iter()
+        .filter(|f| f["rule"] == "containerd.kata-annotations-passthrough")
+        .count();
+    assert_eq!(passthrough, 4);
+}
+
 fn tree_bytes(dir: &Path) -> Vec<(PathBuf, Vec<u8>)> {
     let mut files = Vec::new();
     let mut stack = vec![dir.to_path_buf()];

@@ -177,7 +177,7 @@ fn capability(
             to_enable: Some(steps.to_owned()),
         };
     };
-    match modules.get(module).and_then(|p| p.get(param)) {
+    match kvm.param(module, param) {
         Some(value) if is_on(value) => HostCapability {
             state: "enabled",
             evidence: format!("{module} {param} = {}", value.trim()),

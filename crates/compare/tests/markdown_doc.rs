@@ -124,24 +124,19 @@ fn state_lines_read_back() {
 
 #[test]
 fn a_real_markdown_renderer_makes_html_tables_of_them() {
+    hvguard_testkit::require!(
+        hvguard_testkit::tool_on_path("cmark-gfm"),
+        "Debian's cmark-gfm",
+        "apt-get install cmark-gfm; .ci/run installs it"
+    );
     let doc = document(None);
     let expected = tables(&doc);
-    let child = Command::new("cmark-gfm")
+    let mut child = Command::new("cmark-gfm")
         .args(["--extension", "table", "--unsafe", "--to", "html"])
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())
-        .spawn();
-    let mut child = match child {
-        Ok(child) => child,
-        Err(e) => {
-            assert!(
-                std::env::var("CI").as_deref() != Ok("true"),
-                "cmark-gfm is required in CI (apt-get install cmark-gfm): {e}"
-            );
-            eprintln!("SKIPPED: cmark-gfm not installed ({e}); apt-get install cmark-gfm");
-            return;
-        }
-    };
+        .spawn()
+        .expect("cmark-gfm starts");
     child
         .stdin
         .take()

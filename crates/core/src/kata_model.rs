@@ -60,7 +60,9 @@ impl ConfigValue {
 pub struct SourcedValue {
     pub value: ConfigValue,
     pub path: PathBuf,
+    #[serde(default)]
     pub line: u32,
+    #[serde(default)]
     pub column: u32,
 }
 
@@ -70,12 +72,16 @@ pub struct KataConfig {
     /// The main configuration file.
     pub main: PathBuf,
     /// Drop-ins applied on top, in the order applied.
+    #[serde(default)]
     pub dropins: Vec<PathBuf>,
     /// containerd runtime classes / handlers that load this file.
+    #[serde(default)]
     pub runtime_classes: Vec<String>,
     /// Mode and owner of the main file and every drop-in.
+    #[serde(default)]
     pub files: Vec<FileStat>,
     /// Dotted key (`hypervisor.qemu.seccompsandbox`) -> merged value.
+    #[serde(default)]
     pub values: BTreeMap<String, SourcedValue>,
 }
 
@@ -84,15 +90,41 @@ pub struct ContainerdRuntime {
     /// The runtime handler name (`kata`, `kata-qemu`, ...).
     pub name: String,
     pub runtime_type: String,
+    #[serde(default)]
     pub pod_annotations: Vec<String>,
     /// `options.ConfigPath`, when set.
+    #[serde(default)]
     pub config_path: Option<PathBuf>,
     /// The containerd file and line where the runtime entry is defined.
     pub path: PathBuf,
+    #[serde(default)]
     pub line: u32,
-    /// The line of `pod_annotations` in that file, when the entry sets it.
+    /// The line of `pod_annotations`, when the entry sets it.
     #[serde(default)]
     pub pod_annotations_line: Option<u32>,
+    /// The file that set `pod_annotations`, when it is not `path` (containerd 2.x merges an
+    /// imported file's keys into the entry another file defined).
+    #[serde(default)]
+    pub pod_annotations_path: Option<PathBuf>,
+    /// The containerd release families that read the configuration into this entry, sorted;
+    /// empty in snapshots written before hvguard told them apart (every family).
+    #[serde(default)]
+    pub readings: Vec<crate::ContainerdSemantics>,
+}
+
+impl ContainerdRuntime {
+    /// The file to edit for `pod_annotations`.
+    pub fn pod_annotations_file(&self) -> &std::path::Path {
+        self.pod_annotations_path.as_deref().unwrap_or(&self.path)
+    }
+
+    /// True when containerd reads the entry like this under at least one of `in_play`.
+    pub fn seen_by(
+        &self,
+        in_play: &std::collections::BTreeSet<crate::ContainerdSemantics>,
+    ) -> bool {
+        self.readings.is_empty() || self.readings.iter().any(|r| in_play.contains(r))
+    }
 }
 
 /// A Kata setting spelt differently by the two runtimes, or accepting an alias. This is the

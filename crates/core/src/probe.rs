@@ -16,6 +16,14 @@ pub enum Probe<T> {
     Unsupported { reason: String },
 }
 
+/// What a snapshot written before a fact existed says about it: nothing, so it is unknown.
+/// (Serde fills missing fields with this; see `Snapshot`.)
+impl<T> Default for Probe<T> {
+    fn default() -> Self {
+        Probe::unsupported("not recorded in this snapshot (written by an older hvguard)")
+    }
+}
+
 impl<T> Probe<T> {
     pub fn found(value: T) -> Self {
         Probe::Found { value }

@@ -103,6 +103,10 @@ pub struct Report {
     pub findings: Vec<Finding>,
     pub unknown: Vec<UnknownCheck>,
     pub hypervisors: Vec<Hypervisor>,
+    /// Drift from the baseline or the previous record, when the scan compared (`--baseline`,
+    /// `--record`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub drift: Option<crate::Diff>,
 }
 
 impl Report {
@@ -125,6 +129,7 @@ impl Report {
             findings,
             unknown,
             hypervisors,
+            drift: None,
         }
     }
 

@@ -5,18 +5,45 @@
 //! *inside* the root the way a chroot would: an absolute symlink target is re-rooted, `..`
 //! never climbs above the root. Reads are bounded so that a hostile or huge file cannot
 //! exhaust memory. Nothing here ever executes a file.
+//!
+//! Confinement holds against a root that changes while hvguard runs: every path is resolved
+//! and opened relative to the root's directory descriptor, never resolved first and opened
+//! again by name (a directory swapped for an escaping symlink in between would lead out of
+//! the root). The kernel does the confined lookup when it can (`openat2` with
+//! `RESOLVE_IN_ROOT | RESOLVE_NO_MAGICLINKS`, Linux 5.6+); otherwise a component-by-component
+//! `openat(O_NOFOLLOW)` walk does it (see `root/walk.rs`). Metadata comes from `fstat` on the
+//! opened descriptor, files are opened for reading only after that `fstat` says they are
+//! regular (a device planted under the root is never opened), and writes go through
+//! [`RootDir`], a directory descriptor checked once and used for every `openat`/`renameat`.
+//! The live root (`/`) uses plain opens: the kernel's own lookup cannot leave `/`.
 
+mod dir;
+mod resolve;
+mod walk;
+
+pub use dir::{EntryKind, RootDir};
+
+use resolve::Resolver;
 use std::ffi::OsString;
-use std::fs::{self, File, Metadata, OpenOptions};
+use std::fs::{File, Metadata};
 use std::io::{self, Read};
-use std::os::unix::fs::OpenOptionsExt;
-use std::path::{Component, Path, PathBuf};
+use std::os::fd::OwnedFd;
+use std::os::unix::ffi::OsStrExt;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
 /// Linux's own limit on symlinks followed in one lookup (`MAXSYMLINKS`).
 const MAX_SYMLINK_HOPS: usize = 40;
 
 /// Default ceiling for small text reads (sysfs, procfs, config files).
 pub const SMALL_READ_LIMIT: u64 = 1 << 20;
+
+/// Most entries a directory listing returns: `/usr/bin` of a large host has a few thousand;
+/// a hostile folder with millions of names is refused rather than held in memory.
+pub const MAX_DIR_ENTRIES: usize = 1 << 16;
+
+/// Most procfs/sysfs files fit in this; it is only the first allocation, not a limit.
+const INITIAL_BUFFER: u64 = 8 << 10;
 
 #[derive(Debug, thiserror::Error)]
 pub enum RootError {
@@ -34,12 +61,15 @@ pub enum RootError {
     NotARegularFile { path: PathBuf },
     #[error("{path}: not valid UTF-8 text")]
     NotText { path: PathBuf },
-    #[error("{path}: {source}")]
-    Io {
-        path: PathBuf,
-        #[source]
-        source: io::Error,
-    },
+    /// The cause is in the message and not exposed again as a `source()`: printed once.
+    #[error("{path}: {cause}")]
+    Io { path: PathBuf, cause: io::Error },
+    #[error("{path}: is a symbolic link, which is not followed here")]
+    Symlink { path: PathBuf },
+    #[error("{path}: more than {limit} entries")]
+    TooManyEntries { path: PathBuf, limit: usize },
+    #[error("{path}: changed while it was being opened")]
+    Changed { path: PathBuf },
 }
 
 impl RootError {
@@ -53,23 +83,46 @@ impl RootError {
             | RootError::IsADirectory { path }
             | RootError::NotARegularFile { path }
             | RootError::NotText { path }
-            | RootError::Io { path, .. } => path,
+            | RootError::Io { path, .. }
+            | RootError::Symlink { path }
+            | RootError::TooManyEntries { path, .. }
+            | RootError::Changed { path } => path,
         }
     }
 
     pub fn is_not_found(&self) -> bool {
-        matches!(self, RootError::Io { source, .. } if source.kind() == io::ErrorKind::NotFound)
+        matches!(self, RootError::Io { cause, .. } if cause.kind() == io::ErrorKind::NotFound)
     }
 
     pub fn is_permission_denied(&self) -> bool {
-        matches!(self, RootError::Io { source, .. } if source.kind() == io::ErrorKind::PermissionDenied)
+        matches!(self, RootError::Io { cause, .. } if cause.kind() == io::ErrorKind::PermissionDenied)
     }
+
+    pub(crate) fn io(path: &Path, cause: impl Into<io::Error>) -> Self {
+        RootError::Io {
+            path: path.to_path_buf(),
+            cause: cause.into(),
+        }
+    }
+}
+
+/// How paths under a (non-live) root are resolved. Both confine every lookup to the root;
+/// they differ only in who does the walking.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Resolution {
+    /// The kernel: `openat2(RESOLVE_IN_ROOT | RESOLVE_NO_MAGICLINKS)`, one call per open.
+    Kernel,
+    /// hvguard: one `openat(O_NOFOLLOW)` per component, symlinks read and re-rooted by hand
+    /// (kernels before 5.6, or where a seccomp filter refuses `openat2`).
+    Walk,
 }
 
 #[derive(Debug, Clone)]
 pub struct HostRoot {
     base: PathBuf,
-    live: bool,
+    /// `None` for the live root; the directory descriptor every lookup starts from otherwise.
+    dir: Option<Arc<OwnedFd>>,
+    resolution: Resolution,
 }
 
 impl HostRoot {
@@ -77,23 +130,36 @@ impl HostRoot {
     pub fn live() -> Self {
         HostRoot {
             base: PathBuf::from("/"),
-            live: true,
+            dir: None,
+            resolution: Resolution::Kernel,
         }
     }
 
     /// A root directory. `/` (or anything that canonicalises to it) is the live host.
+    ///
+    /// The root must be readable and searchable: a root that cannot be listed would make every
+    /// fact unknown and the report empty, which reads like a clean host.
     pub fn new(dir: impl AsRef<Path>) -> Result<Self, RootError> {
-        let dir = dir.as_ref();
-        let meta = fs::metadata(dir).map_err(|source| {
+        Self::open(dir.as_ref(), None)
+    }
+
+    /// Like [`HostRoot::new`], with the resolution forced (tests, fuzzing, benchmarks).
+    /// Asking for [`Resolution::Kernel`] where the kernel lacks `openat2` is an error.
+    pub fn with_resolution(
+        dir: impl AsRef<Path>,
+        resolution: Resolution,
+    ) -> Result<Self, RootError> {
+        Self::open(dir.as_ref(), Some(resolution))
+    }
+
+    fn open(dir: &Path, wanted: Option<Resolution>) -> Result<Self, RootError> {
+        let meta = std::fs::metadata(dir).map_err(|source| {
             if source.kind() == io::ErrorKind::NotFound {
                 RootError::MissingRoot {
                     path: dir.to_path_buf(),
                 }
             } else {
-                RootError::Io {
-                    path: dir.to_path_buf(),
-                    source,
-                }
+                RootError::io(dir, source)
             }
         })?;
         if !meta.is_dir() {
@@ -101,129 +167,86 @@ impl HostRoot {
                 path: dir.to_path_buf(),
             });
         }
-        let base = fs::canonicalize(dir).map_err(|source| RootError::Io {
-            path: dir.to_path_buf(),
-            source,
-        })?;
-        let live = base == Path::new("/");
-        Ok(HostRoot { base, live })
+        let base = std::fs::canonicalize(dir).map_err(|e| RootError::io(dir, e))?;
+        if base == Path::new("/") && wanted.is_none() {
+            return Ok(Self::live());
+        }
+        let fd = resolve::open_root(&base).map_err(|e| RootError::io(dir, e))?;
+        let resolution = match wanted {
+            Some(Resolution::Kernel) if !resolve::kernel_resolves(&fd) => {
+                return Err(RootError::io(
+                    dir,
+                    io::Error::new(
+                        io::ErrorKind::Unsupported,
+                        "openat2(RESOLVE_IN_ROOT) is not available on this kernel",
+                    ),
+                ))
+            }
+            Some(r) => r,
+            None if resolve::kernel_resolves(&fd) => Resolution::Kernel,
+            None => Resolution::Walk,
+        };
+        Ok(HostRoot {
+            base,
+            dir: Some(Arc::new(fd)),
+            resolution,
+        })
     }
 
     /// True when this is the running host, where live-only checks (ioctls, `--version`) apply.
     pub fn is_live(&self) -> bool {
-        self.live
+        self.dir.is_none()
     }
 
-    /// The directory on this machine that stands for `/`.
+    /// The directory on this machine that stands for `/`. For display and records only:
+    /// opening `base().join(..)` by name would give up the confinement described above.
     pub fn base(&self) -> &Path {
         &self.base
     }
 
-    /// Where `host_path` really is on this machine, with every symlink resolved inside the root.
-    ///
-    /// Components that do not exist are appended as they are, so the caller's read reports
-    /// "not found" for the right path.
-    pub fn resolve(&self, host_path: impl AsRef<Path>) -> Result<PathBuf, RootError> {
+    /// How paths are resolved under this root; `None` for the live root (plain opens).
+    pub fn resolution(&self) -> Option<Resolution> {
+        self.dir.as_ref().map(|_| self.resolution)
+    }
+
+    fn resolver(&self) -> Resolver<'_> {
+        match &self.dir {
+            None => Resolver::Live,
+            Some(fd) => Resolver::Confined {
+                root: fd,
+                resolution: self.resolution,
+            },
+        }
+    }
+
+    /// The host path `host_path` finally names, every symlink followed (inside the root),
+    /// every `.` and `..` gone. Two names for one file give the same answer, which is what
+    /// de-duplication needs. The answer is a *host* path: to read what it names, pass it back
+    /// to this root, never to `std::fs`.
+    pub fn canonical(&self, host_path: impl AsRef<Path>) -> Result<PathBuf, RootError> {
         let host_path = host_path.as_ref();
-        if self.live {
-            // The kernel's own lookup cannot leave `/`.
-            return Ok(Path::new("/").join(host_path));
-        }
-        let mut pending: Vec<OsString> = Vec::new();
-        push_components(&mut pending, host_path);
-        pending.reverse();
-        let mut inside: Vec<OsString> = Vec::new();
-        let mut hops = 0usize;
-        while let Some(part) = pending.pop() {
-            if part == ".." {
-                inside.pop();
-                continue;
-            }
-            let candidate = self.join(&inside).join(&part);
-            match fs::symlink_metadata(&candidate) {
-                Ok(meta) if meta.file_type().is_symlink() => {
-                    hops += 1;
-                    if hops > MAX_SYMLINK_HOPS {
-                        return Err(RootError::SymlinkLoop {
-                            path: host_path.to_path_buf(),
-                        });
-                    }
-                    let target = fs::read_link(&candidate).map_err(|source| RootError::Io {
-                        path: host_path.to_path_buf(),
-                        source,
-                    })?;
-                    if target.is_absolute() {
-                        inside.clear();
-                    }
-                    let mut target_parts = Vec::new();
-                    push_components(&mut target_parts, &target);
-                    pending.extend(target_parts.into_iter().rev());
-                }
-                _ => inside.push(part),
-            }
-        }
-        Ok(self.join(&inside))
-    }
-
-    fn join(&self, parts: &[OsString]) -> PathBuf {
-        let mut p = self.base.clone();
-        for part in parts {
-            p.push(part);
-        }
-        p
-    }
-
-    fn io_error(host_path: &Path, source: io::Error) -> RootError {
-        RootError::Io {
-            path: host_path.to_path_buf(),
-            source,
-        }
+        self.resolver().canonical(host_path)
     }
 
     /// Metadata of what `host_path` points to (symlinks followed inside the root).
     pub fn metadata(&self, host_path: impl AsRef<Path>) -> Result<Metadata, RootError> {
-        let host_path = host_path.as_ref();
-        let real = self.resolve(host_path)?;
-        fs::metadata(&real).map_err(|e| Self::io_error(host_path, e))
+        self.resolver().metadata(host_path.as_ref(), true)
     }
 
     /// Metadata of `host_path` itself (a final symlink is not followed).
     pub fn symlink_metadata(&self, host_path: impl AsRef<Path>) -> Result<Metadata, RootError> {
-        let host_path = host_path.as_ref();
-        let real = match (host_path.parent(), host_path.file_name()) {
-            (Some(parent), Some(name)) => self.resolve(parent)?.join(name),
-            _ => self.resolve(host_path)?,
-        };
-        fs::symlink_metadata(&real).map_err(|e| Self::io_error(host_path, e))
+        self.resolver().metadata(host_path.as_ref(), false)
     }
 
     pub fn exists(&self, host_path: impl AsRef<Path>) -> bool {
         self.metadata(host_path).is_ok()
     }
 
-    /// Opens a regular file for streaming reads.
+    /// Opens a regular file for streaming reads. Anything else (a directory, a FIFO, a
+    /// device, a socket) is an error without being opened for reading; on the live root the
+    /// procfs and sysfs files are regular files too.
     pub fn open_file(&self, host_path: impl AsRef<Path>) -> Result<(File, Metadata), RootError> {
-        let host_path = host_path.as_ref();
-        let real = self.resolve(host_path)?;
-        // O_NONBLOCK: a FIFO planted under --root must not hang the scan. Regular, procfs
-        // and sysfs files ignore the flag.
-        let file = OpenOptions::new()
-            .read(true)
-            .custom_flags(libc::O_NONBLOCK | libc::O_CLOEXEC)
-            .open(&real)
-            .map_err(|e| Self::io_error(host_path, e))?;
-        let meta = file.metadata().map_err(|e| Self::io_error(host_path, e))?;
-        if meta.is_dir() {
-            return Err(RootError::IsADirectory {
-                path: host_path.to_path_buf(),
-            });
-        }
-        if !meta.is_file() {
-            return Err(RootError::NotARegularFile {
-                path: host_path.to_path_buf(),
-            });
-        }
-        Ok((file, meta))
+        self.resolver().open_regular(host_path.as_ref())
     }
 
     /// Reads at most `limit` bytes; a longer file is an error, not a silent truncation.
@@ -234,19 +257,19 @@ impl HostRoot {
     ) -> Result<Vec<u8>, RootError> {
         let host_path = host_path.as_ref();
         let (file, meta) = self.open_file(host_path)?;
-        // sysfs reports 4096 for every attribute, so the length is only a capacity hint.
-        let hint = meta.len().min(limit) as usize;
-        let mut buf = Vec::with_capacity(hint.min(1 << 16));
-        file.take(limit + 1)
-            .read_to_end(&mut buf)
-            .map_err(|e| Self::io_error(host_path, e))?;
-        if buf.len() as u64 > limit {
-            return Err(RootError::TooLarge {
-                path: host_path.to_path_buf(),
-                limit,
-            });
-        }
-        Ok(buf)
+        read_bounded(file, &meta, host_path, limit)
+    }
+
+    /// Like [`HostRoot::read_bytes`], with the metadata of the very file that was read (its
+    /// mode and owner, not those of whatever the name points to a moment later).
+    pub fn read_bytes_with_metadata(
+        &self,
+        host_path: impl AsRef<Path>,
+        limit: u64,
+    ) -> Result<(Vec<u8>, Metadata), RootError> {
+        let host_path = host_path.as_ref();
+        let (file, meta) = self.open_file(host_path)?;
+        Ok((read_bounded(file, &meta, host_path, limit)?, meta))
     }
 
     /// Reads a UTF-8 text file of at most `limit` bytes.
@@ -266,90 +289,134 @@ impl HostRoot {
             .to_string())
     }
 
-    /// Names in a directory, sorted for deterministic output.
+    /// Every name in a directory, as bytes (a name need not be UTF-8), sorted bytewise.
+    pub fn read_dir_os(&self, host_path: impl AsRef<Path>) -> Result<Vec<OsString>, RootError> {
+        let mut names = self.resolver().read_dir(host_path.as_ref())?;
+        names.sort_by(|a, b| a.as_bytes().cmp(b.as_bytes()));
+        Ok(names)
+    }
+
+    /// The UTF-8 names in a directory, sorted. For kernel interfaces and databases whose
+    /// names are ASCII by construction (sysfs, dpkg's `info/`): a name that is not UTF-8
+    /// cannot be one they mean and is left out. Anything a runtime would read whatever its
+    /// name (drop-ins, binaries) must use [`HostRoot::read_dir_os`].
     pub fn read_dir_names(&self, host_path: impl AsRef<Path>) -> Result<Vec<String>, RootError> {
-        let host_path = host_path.as_ref();
-        let real = self.resolve(host_path)?;
-        let mut names = Vec::new();
-        for entry in fs::read_dir(&real).map_err(|e| Self::io_error(host_path, e))? {
-            let entry = entry.map_err(|e| Self::io_error(host_path, e))?;
-            if let Ok(name) = entry.file_name().into_string() {
-                names.push(name);
-            }
-        }
+        let mut names: Vec<String> = self
+            .resolver()
+            .read_dir(host_path.as_ref())?
+            .into_iter()
+            .filter_map(|n| n.into_string().ok())
+            .collect();
         names.sort();
         Ok(names)
     }
-}
 
-/// Splits `path` into normal and `..` components; `/` and `.` vanish.
-fn push_components(out: &mut Vec<OsString>, path: &Path) {
-    for c in path.components() {
-        match c {
-            Component::Normal(n) => out.push(n.to_os_string()),
-            Component::ParentDir => out.push(OsString::from("..")),
-            Component::RootDir | Component::CurDir | Component::Prefix(_) => {}
-        }
+    /// A directory under the root, held open for writing into it (symlinks followed inside
+    /// the root). Every file hvguard writes is created and renamed through such a handle.
+    pub fn open_dir(&self, host_path: impl AsRef<Path>) -> Result<RootDir, RootError> {
+        let host_path = host_path.as_ref();
+        let fd = self.resolver().open_directory(host_path)?;
+        Ok(RootDir::new(fd, host_path.to_path_buf()))
     }
 }
 
+/// Reads `file` (whose metadata is `meta`) to the end, refusing more than `limit` bytes.
+pub(crate) fn read_bounded(
+    file: File,
+    meta: &Metadata,
+    host_path: &Path,
+    limit: u64,
+) -> Result<Vec<u8>, RootError> {
+    // procfs reports 0 and sysfs 4096 for every attribute, so the length is only a hint.
+    let hint = meta.len().max(INITIAL_BUFFER).min(limit.saturating_add(1));
+    let mut buf = Vec::with_capacity(usize::try_from(hint).unwrap_or(1 << 16));
+    file.take(limit.saturating_add(1))
+        .read_to_end(&mut buf)
+        .map_err(|e| RootError::io(host_path, e))?;
+    if buf.len() as u64 > limit {
+        return Err(RootError::TooLarge {
+            path: host_path.to_path_buf(),
+            limit,
+        });
+    }
+    Ok(buf)
+}
+
 #[cfg(test)]
+#[allow(clippy::unwrap_used, clippy::expect_used)]
 mod tests {
     use super::*;
+    use std::fs;
     use std::os::unix::fs::symlink;
 
-    fn fixture() -> (tempfile::TempDir, HostRoot) {
+    fn fixture(resolution: Resolution) -> (tempfile::TempDir, HostRoot) {
         let dir = tempfile::tempdir().unwrap();
         fs::create_dir_all(dir.path().join("etc")).unwrap();
         fs::write(dir.path().join("etc/shadow"), "inside").unwrap();
-        let root = HostRoot::new(dir.path()).unwrap();
+        let root = HostRoot::with_resolution(dir.path(), resolution).unwrap();
         (dir, root)
+    }
+
+    fn both(test: impl Fn(&tempfile::TempDir, &HostRoot)) {
+        for resolution in [Resolution::Kernel, Resolution::Walk] {
+            let (dir, root) = fixture(resolution);
+            test(&dir, &root);
+        }
     }
 
     #[test]
     fn absolute_symlink_is_rerooted() {
-        let (dir, root) = fixture();
-        symlink("/etc/shadow", dir.path().join("link")).unwrap();
-        assert_eq!(root.read_small("/link").unwrap(), "inside");
+        both(|dir, root| {
+            symlink("/etc/shadow", dir.path().join("link")).unwrap();
+            assert_eq!(root.read_small("/link").unwrap(), "inside");
+            assert_eq!(root.canonical("/link").unwrap(), Path::new("/etc/shadow"));
+        });
     }
 
     #[test]
     fn dotdot_cannot_escape() {
-        let (dir, root) = fixture();
-        symlink("../../../../../../etc/shadow", dir.path().join("etc/up")).unwrap();
-        assert_eq!(root.read_small("/etc/up").unwrap(), "inside");
-        assert_eq!(root.read_small("/../../etc/shadow").unwrap(), "inside");
+        both(|dir, root| {
+            symlink("../../../../../../etc/shadow", dir.path().join("etc/up")).unwrap();
+            assert_eq!(root.read_small("/etc/up").unwrap(), "inside");
+            assert_eq!(root.read_small("/../../etc/shadow").unwrap(), "inside");
+            assert_eq!(root.canonical("/etc/up").unwrap(), Path::new("/etc/shadow"));
+        });
     }
 
     #[test]
     fn loops_are_an_error_naming_the_path() {
-        let (dir, root) = fixture();
-        symlink("/b", dir.path().join("a")).unwrap();
-        symlink("/a", dir.path().join("b")).unwrap();
-        let err = root.read_small("/a").unwrap_err();
-        assert!(matches!(err, RootError::SymlinkLoop { .. }), "{err}");
-        assert!(err.to_string().starts_with("/a:"));
+        both(|dir, root| {
+            symlink("/b", dir.path().join("a")).unwrap();
+            symlink("/a", dir.path().join("b")).unwrap();
+            let err = root.read_small("/a").unwrap_err();
+            assert!(matches!(err, RootError::SymlinkLoop { .. }), "{err}");
+            assert!(err.to_string().starts_with("/a:"));
+            let err = root.canonical("/a").unwrap_err();
+            assert!(matches!(err, RootError::SymlinkLoop { .. }), "{err}");
+        });
     }
 
     #[test]
     fn bounded_reads_refuse_large_files() {
-        let (dir, root) = fixture();
-        fs::write(dir.path().join("big"), vec![b'x'; 100]).unwrap();
-        assert!(matches!(
-            root.read_bytes("/big", 99),
-            Err(RootError::TooLarge { .. })
-        ));
-        assert_eq!(root.read_bytes("/big", 100).unwrap().len(), 100);
+        both(|dir, root| {
+            fs::write(dir.path().join("big"), vec![b'x'; 100]).unwrap();
+            assert!(matches!(
+                root.read_bytes("/big", 99),
+                Err(RootError::TooLarge { .. })
+            ));
+            assert_eq!(root.read_bytes("/big", 100).unwrap().len(), 100);
+        });
     }
 
     #[test]
     fn directory_where_a_file_should_be() {
-        let (_dir, root) = fixture();
-        assert!(matches!(
-            root.read_small("/etc"),
-            Err(RootError::IsADirectory { .. })
-        ));
-        assert!(root.read_small("/nope").unwrap_err().is_not_found());
+        both(|_dir, root| {
+            assert!(matches!(
+                root.read_small("/etc"),
+                Err(RootError::IsADirectory { .. })
+            ));
+            assert!(root.read_small("/nope").unwrap_err().is_not_found());
+        });
     }
 
     #[test]
@@ -357,4 +424,40 @@ mod tests {
         let err = HostRoot::new("/definitely/not/here").unwrap_err();
         assert!(matches!(err, RootError::MissingRoot { .. }));
     }
+
+    #[test]
+    fn symlink_metadata_does_not_follow_the_last_link() {
+        both(|dir, root| {
+            symlink("/etc/shadow", dir.path().join("link")).unwrap();
+            assert!(root.symlink_metadata("/link").unwrap().is_symlink());
+            assert!(root.metadata("/link").unwrap().is_file());
+            symlink("/nowhere", dir.path().join("dangling")).unwrap();
+            assert!(root.symlink_metadata("/dangling").is_ok());
+            assert!(root.metadata("/dangling").unwrap_err().is_not_found());
+            assert!(!root.exists("/dangling"));
+        });
+    }
+
+    #[test]
+    fn directory_names_keep_non_utf8_bytes() {
+        both(|dir, root| {
+            let odd = OsString::from_vec(b"\xff-odd".to_vec());
+            fs::write(dir.path().join("etc").join(&odd), "x").unwrap();
+            let os = root.read_dir_os("/etc").unwrap();
+            assert_eq!(os, vec![OsString::from("shadow"), odd.clone()]);
+            assert_eq!(root.read_dir_names("/etc").unwrap(), vec!["shadow"]);
+            assert_eq!(root.read_small(Path::new("/etc").join(&odd)).unwrap(), "x");
+        });
+    }
+
+    #[test]
+    fn root_itself_resolves() {
+        both(|_dir, root| {
+            assert!(root.metadata("/").unwrap().is_dir());
+            assert_eq!(root.canonical("/").unwrap(), Path::new("/"));
+            assert_eq!(root.read_dir_names("/").unwrap(), vec!["etc"]);
+        });
+    }
+
+    use std::os::unix::ffi::OsStringExt;
 }

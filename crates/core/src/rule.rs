@@ -4,8 +4,9 @@ use serde::{Deserialize, Serialize};
 use std::fmt;
 use std::str::FromStr;
 
-/// The areas a rule id may start with (DESIGN.md §4).
-pub const AREAS: [&str; 9] = [
+/// The areas a rule id may start with (DESIGN.md §4, plus `hypervisor` for the process and
+/// binary-integrity rules of RULES.md).
+pub const AREAS: [&str; 10] = [
     "host",
     "kata",
     "qemu",
@@ -15,6 +16,7 @@ pub const AREAS: [&str; 9] = [
     "containerd",
     "advisory",
     "update",
+    "hypervisor",
 ];
 
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
@@ -25,7 +27,7 @@ pub struct RuleId(String);
 pub enum RuleIdError {
     #[error("rule id `{0}` is not of the form <area>.<kebab-slug>")]
     Shape(String),
-    #[error("rule id `{0}` has an unknown area (expected one of host, kata, qemu, firecracker, clh, dragonball, containerd, advisory, update)")]
+    #[error("rule id `{0}` has an unknown area (expected one of host, kata, qemu, firecracker, clh, dragonball, containerd, advisory, update, hypervisor)")]
     Area(String),
 }
 
@@ -95,6 +97,7 @@ mod tests {
             "host.kvm-unavailable",
             "qemu.seccomp-sandbox-off",
             "advisory.vulnerable",
+            "hypervisor.stale-process",
         ] {
             let id = RuleId::new(ok).unwrap();
             assert_eq!(id.as_str(), ok);

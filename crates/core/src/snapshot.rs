@@ -9,7 +9,11 @@ pub use crate::kata_model::*;
 
 pub const SNAPSHOT_SCHEMA: &str = "hvguard.snapshot/v1";
 
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+/// Every field has a default so that a snapshot written by an older hvguard keeps loading
+/// when facts are added (a fact it did not record reads as unknown, see `Probe::default`);
+/// a missing `schema` defaults to empty and is refused by whoever checks it.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
 pub struct Snapshot {
     pub schema: String,
     pub collected_at: String,
@@ -28,6 +32,9 @@ pub struct Snapshot {
     /// containerd's Kata runtime entries (filled by the config collector).
     #[serde(default)]
     pub containerd: Vec<ContainerdRuntime>,
+    /// containerd binaries found, with their versions: which containerd reads the files.
+    #[serde(default)]
+    pub containerd_binaries: Vec<crate::ContainerdBinary>,
     /// Problems met while collecting that are not facts of their own (skipped files, ...).
     #[serde(default)]
     pub warnings: Vec<String>,
@@ -35,6 +42,24 @@ pub struct Snapshot {
     /// owning a hypervisor binary: backport evidence for the advisory matcher.
     #[serde(default)]
     pub changelogs: BTreeMap<String, Vec<ChangelogEntry>>,
+    /// Running VMM and virtiofsd processes (live root only), for `hypervisor.stale-process`.
+    #[serde(default = "crate::processes_not_collected")]
+    pub vmm_processes: Probe<Vec<crate::VmmProcess>>,
+    /// Package digests and hypervisor binary hashes (`hypervisor.binary-modified`, drift).
+    #[serde(default)]
+    pub integrity: crate::IntegrityFacts,
+    /// The effective user id the facts were collected as; `None` in older snapshots. Facts
+    /// refused to a user other than root are unknown, and the report says the scan ran
+    /// unprivileged.
+    #[serde(default)]
+    pub collector_uid: Option<u32>,
+}
+
+impl Snapshot {
+    /// True when the facts were collected by a user other than root.
+    pub fn unprivileged(&self) -> bool {
+        self.collector_uid.is_some_and(|uid| uid != 0)
+    }
 }
 
 /// One entry of a package changelog: the CVEs it says it fixed, the ones it reopened, and
@@ -68,7 +93,8 @@ pub struct ChangelogItem {
     pub top: bool,
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
 pub struct HostFacts {
     pub hostname: Probe<String>,
     pub os: Probe<OsRelease>,
@@ -175,7 +201,8 @@ impl FileStat {
     }
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
 pub struct KvmFacts {
     /// `/dev/kvm`.
     pub device: Probe<FileStat>,
@@ -197,7 +224,8 @@ impl KvmFacts {
     }
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
 pub struct IommuFacts {
     /// Number of IOMMU groups under `sys/kernel/iommu_groups`.
     pub groups: Probe<u32>,
@@ -216,7 +244,8 @@ pub enum BootMode {
     LegacyBios,
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
 pub struct FirmwareFacts {
     pub boot_mode: Probe<BootMode>,
     /// The SecureBoot EFI variable's value byte is 1.
@@ -369,6 +398,14 @@ pub struct Hypervisor {
     /// Kata configuration files that name this binary.
     #[serde(default)]
     pub used_by: Vec<PathBuf>,
+    /// For a binary a Kata configuration names: mode and owner of every directory above it
+    /// (as configured and as resolved). Whoever may write one of them may replace the binary.
+    #[serde(default)]
+    pub parent_dirs: Vec<FileStat>,
+    /// Why the version is unknown or was not read from the binary (a scan cut short by the
+    /// per-run budget, a file that cannot be read, an interpreter script).
+    #[serde(default)]
+    pub version_note: Option<String>,
     /// For QEMU system emulators: which device type names the binary registers.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub devices: Option<DeviceInventory>,

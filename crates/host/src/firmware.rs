@@ -64,7 +64,7 @@ pub fn probe_secure_boot(root: &HostRoot) -> Probe<bool> {
             Ok(on) => Probe::found(on),
             Err(err) => Probe::unsupported(format!("{SECURE_BOOT_VAR}: {err}")),
         },
-        Err(err) if err.is_not_found() => match probe_result(root.read_dir_names(EFIVARS)) {
+        Err(err) if err.is_not_found() => match probe_result(root.read_dir_os(EFIVARS)) {
             Probe::Found { value } if value.is_empty() => {
                 Probe::unsupported(format!("{EFIVARS} is empty: efivarfs is not mounted"))
             }

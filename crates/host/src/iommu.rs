@@ -28,7 +28,7 @@ pub fn probe_iommu(root: &HostRoot, cmdline: &Probe<Vec<String>>) -> IommuFacts 
 /// otherwise, which a captured tree cannot even keep), so in both cases no device is isolated
 /// by an IOMMU. Only when `/sys/kernel` itself is missing is the fact unknown.
 pub fn probe_groups(root: &HostRoot) -> Probe<u32> {
-    match root.read_dir_names(IOMMU_GROUPS) {
+    match root.read_dir_os(IOMMU_GROUPS) {
         Ok(names) => Probe::found(u32::try_from(names.len()).unwrap_or(u32::MAX)),
         Err(err) if err.is_not_found() => match root.metadata(SYS_KERNEL) {
             Ok(meta) if meta.is_dir() => Probe::found(0),

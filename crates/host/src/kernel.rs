@@ -2,6 +2,7 @@
 //! LSMs, release, hostname and `os-release`.
 
 use crate::probe_io::{parse_text, probe_from_error, read_first_line, read_small};
+use hvguard_core::os_name::display_os;
 use hvguard_core::root::SMALL_READ_LIMIT;
 use hvguard_core::{HostRoot, OsRelease, Probe};
 use std::collections::BTreeMap;
@@ -69,16 +70,17 @@ pub fn probe_smt_control(root: &HostRoot) -> Probe<String> {
 /// An entry that cannot be read makes the whole map unknown rather than quietly shorter:
 /// a missing `mds` line must not read as "not vulnerable".
 pub fn probe_vulnerabilities(root: &HostRoot) -> Probe<BTreeMap<String, String>> {
-    let names = match root.read_dir_names(VULNERABILITIES) {
+    let names = match root.read_dir_os(VULNERABILITIES) {
         Ok(names) => names,
         Err(err) => return probe_from_error(err),
     };
     let mut map = BTreeMap::new();
     for name in names {
-        let path = format!("{VULNERABILITIES}/{name}");
+        let path = std::path::Path::new(VULNERABILITIES).join(&name);
         match read_first_line(root, &path) {
             Probe::Found { value } => {
-                map.insert(name, value);
+                // The kernel's names are ASCII; another name is kept (escaped), not dropped.
+                map.insert(display_os(&name).into_owned(), value);
             }
             Probe::Absent { path } => return Probe::Absent { path },
             Probe::Denied { path } => return Probe::Denied { path },

@@ -3,10 +3,13 @@
 //! Nothing found under the root is ever executed.
 
 pub mod collect;
+pub mod containerd;
 pub mod cpu;
 pub mod facts;
 pub mod firmware;
 pub mod hypervisors;
+pub mod identity;
+pub mod integrity;
 pub mod iommu;
 pub mod kernel;
 pub mod kvm;

@@ -1,14 +1,9 @@
 //! Turning [`RootError`]s into [`Probe`]s, so every probe reports an unreadable fact the same way.
 
+use hvguard_core::os_name::display_path;
 use hvguard_core::root::SMALL_READ_LIMIT;
 use hvguard_core::{HostRoot, Probe, RootError};
-use std::fs::OpenOptions;
-use std::io::{self, Read};
-use std::os::unix::fs::OpenOptionsExt;
 use std::path::Path;
-
-/// Most procfs/sysfs files fit in this; it is only the first allocation, not a limit.
-const INITIAL_BUFFER: usize = 8 << 10;
 
 /// The [`Probe`] a failed read stands for.
 ///
@@ -16,10 +11,11 @@ const INITIAL_BUFFER: usize = 8 << 10;
 /// not text, a symlink loop, an I/O error) cannot be judged and becomes `Unsupported`, with a
 /// reason that names the path because the error's own text starts with it.
 pub fn probe_from_error<T>(err: RootError) -> Probe<T> {
+    // The path goes into the Snapshot, which is JSON: a name that is not UTF-8 is escaped.
     if err.is_not_found() {
-        Probe::absent(err.path())
+        Probe::absent(display_path(err.path()))
     } else if err.is_permission_denied() {
-        Probe::denied(err.path())
+        Probe::denied(display_path(err.path()))
     } else {
         Probe::unsupported(err.to_string())
     }
@@ -35,44 +31,11 @@ pub fn probe_result<T>(result: Result<T, RootError>) -> Probe<T> {
 
 /// Reads the text file `host_path` (resolved inside `root`) of at most `limit` bytes.
 ///
-/// The same contract as [`HostRoot::read_text`], in fewer system calls: host facts are a few
-/// dozen tiny procfs/sysfs files, where the `fstat` per file and the 32-byte probe reads that a
-/// zero-size procfs file causes are most of the cost. `O_NONBLOCK` keeps a FIFO planted under
-/// `--root` from blocking the open; it changes nothing for regular, procfs or sysfs files.
+/// A thin name for [`HostRoot::read_text`], which the probes share: only a regular file is
+/// read (on the live root the procfs and sysfs files are regular), so a FIFO, a device or a
+/// directory planted where a fact should be is unknown, never read as empty.
 pub fn read_attr(root: &HostRoot, host_path: &Path, limit: u64) -> Result<String, RootError> {
-    let io_err = |source: io::Error| {
-        if source.raw_os_error() == Some(libc::EISDIR) {
-            RootError::IsADirectory {
-                path: host_path.to_path_buf(),
-            }
-        } else {
-            RootError::Io {
-                path: host_path.to_path_buf(),
-                source,
-            }
-        }
-    };
-    let real = root.resolve(host_path)?;
-    let file = OpenOptions::new()
-        .read(true)
-        .custom_flags(libc::O_NONBLOCK)
-        .open(&real)
-        .map_err(io_err)?;
-    let cap =
-        usize::try_from(limit.saturating_add(1)).map_or(INITIAL_BUFFER, |l| l.min(INITIAL_BUFFER));
-    let mut buf = Vec::with_capacity(cap);
-    file.take(limit.saturating_add(1))
-        .read_to_end(&mut buf)
-        .map_err(io_err)?;
-    if buf.len() as u64 > limit {
-        return Err(RootError::TooLarge {
-            path: host_path.to_path_buf(),
-            limit,
-        });
-    }
-    String::from_utf8(buf).map_err(|_| RootError::NotText {
-        path: host_path.to_path_buf(),
-    })
+    root.read_text(host_path, limit)
 }
 
 /// A small text attribute (sysfs, procfs), trimmed.
@@ -159,17 +122,29 @@ mod tests {
         );
     }
 
+    /// Issue 11, item 6: a FIFO (no writer) where a fact file should be read as empty, and
+    /// the rules passed. It is unknown now, and never blocks.
     #[test]
-    fn a_fifo_does_not_block() {
+    fn item6_a_fifo_is_unknown_not_empty() {
         let (dir, root) = root();
         let fifo = dir.path().join("proc/fifo");
-        // mkfifo(1) rather than libc::mkfifo: the project's only unsafe code is the KVM ioctl.
-        let status = std::process::Command::new("mkfifo")
-            .arg(&fifo)
-            .status()
-            .unwrap();
-        assert!(status.success());
-        assert_eq!(read_small(&root, "/proc/fifo"), Probe::found(String::new()));
+        rustix::fs::mknodat(
+            rustix::fs::CWD,
+            &fifo,
+            rustix::fs::FileType::Fifo,
+            rustix::fs::Mode::from_raw_mode(0o644),
+            0,
+        )
+        .unwrap();
+        match read_small(&root, "/proc/fifo") {
+            Probe::Unsupported { reason } => {
+                assert!(
+                    reason.contains("/proc/fifo: not a regular file"),
+                    "{reason}"
+                )
+            }
+            other => panic!("a FIFO must be unknown, got {other:?}"),
+        }
     }
 
     #[test]

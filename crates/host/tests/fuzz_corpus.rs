@@ -5,7 +5,7 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 use hvguard_host::hypervisors::{elf, kind::BANNERS, qom, scan};
-use hvguard_host::{cpu, kernel, packages};
+use hvguard_host::{cpu, identity, kernel, packages};
 use std::io::Cursor;
 use std::path::{Path, PathBuf};
 
@@ -56,7 +56,22 @@ fn host_text_corpus_parses_or_errors_without_panicking() {
             packages::rpm::parse_rpm_qa(text)
                 .map(drop)
                 .map_err(|e| e.to_string()),
+            identity::parse_machine_id(text)
+                .map(|id| {
+                    assert_eq!(id.as_str().len(), 32, "{}", path.display());
+                    assert!(id
+                        .as_str()
+                        .bytes()
+                        .all(|b| b.is_ascii_hexdigit() && !b.is_ascii_uppercase()));
+                })
+                .map_err(|e| e.to_string()),
         ];
+        if path.file_name().is_some_and(|n| n == "handmade-machine-id") {
+            assert!(
+                identity::parse_machine_id(text).is_ok(),
+                "the machine-id seed parses"
+            );
+        }
         if results.iter().any(Result::is_ok) {
             parsed += 1;
         } else {
@@ -104,4 +119,28 @@ fn hypervisor_scan_corpus_scans_without_panicking() {
     // The real hypervisor seeds carry banners.
     assert!(found >= 2, "banners found in only {found} files");
     assert!(qom_seen, "the QOM seed is missing");
+}
+
+#[test]
+fn md5sums_corpus_parses_or_errors_without_panicking() {
+    use hvguard_host::integrity::md5sums::parse_md5sums;
+    let mut parsed = 0;
+    for (path, bytes) in corpus("md5sums") {
+        let Ok(text) = std::str::from_utf8(&bytes) else {
+            continue;
+        };
+        if let Ok(entries) = parse_md5sums(text) {
+            parsed += 1;
+            for e in entries {
+                assert!(e.path.is_absolute(), "{}", path.display());
+                assert!(
+                    !e.path.components().any(|c| c.as_os_str() == ".."),
+                    "{}",
+                    path.display()
+                );
+            }
+        }
+    }
+    // The two real dpkg lists parse; the hand-made broken ones do not.
+    assert_eq!(parsed, 2);
 }

@@ -12,13 +12,11 @@ const LIST: &str = "/var/lib/dpkg/info/qemu-system-x86.list";
 
 #[test]
 fn real_debian_qemu_binary_and_package() {
-    if !Path::new(QEMU).is_file() || !Path::new(LIST).is_file() {
-        eprintln!(
-            "\n*** SKIPPED: Debian qemu-system-x86 not installed ({QEMU} or {LIST} missing) ***\n"
-        );
-        println!("SKIPPED: Debian qemu-system-x86 not installed");
-        return;
-    }
+    hvguard_testkit::require!(
+        Path::new(QEMU).is_file() && Path::new(LIST).is_file(),
+        "Debian's qemu-system-x86 (/usr/bin/qemu-system-x86_64 and its dpkg file list)",
+        "apt-get install qemu-system-x86; .ci/run installs it"
+    );
     let root = HostRoot::live();
     let pk = packages::read_installed(&root);
     let installed = pk.value().expect("live dpkg status parses");
@@ -57,24 +55,17 @@ fn real_debian_qemu_binary_and_package() {
     }
 }
 
-/// Without the prerequisite: a visible skip, or a failure when `CI=true` (HELPERS.md).
-fn missing(what: &str) {
-    if std::env::var("CI").is_ok_and(|v| v == "true") {
-        panic!("CI=true and the prerequisite is missing: {what}");
-    }
-    eprintln!("\n*** SKIPPED: {what} ***\n");
-}
-
 /// The device type names of the real binary: virtio-snd first appeared in QEMU 8.2, so
 /// Debian's 7.2 has no `virtio-sound-pci` although its virtio id table names `virtio-sound`;
 /// pvrdma (removed in 9.1) is still there. The companion programs of the same package are
 /// inventoried as their own kinds.
 #[test]
 fn real_debian_qemu_device_names_and_companions() {
-    if !Path::new(QEMU).is_file() || !Path::new(LIST).is_file() {
-        missing("Debian qemu-system-x86 not installed (apt-get install qemu-system-x86)");
-        return;
-    }
+    hvguard_testkit::require!(
+        Path::new(QEMU).is_file() && Path::new(LIST).is_file(),
+        "Debian's qemu-system-x86 (/usr/bin/qemu-system-x86_64 and its dpkg file list)",
+        "apt-get install qemu-system-x86; .ci/run installs it"
+    );
     let root = HostRoot::live();
     let pk = packages::read_installed(&root);
     let inv = hypervisors::discover(&root, &pk, &[]);

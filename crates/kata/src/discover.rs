@@ -12,13 +12,16 @@
 //! be selected by a runtime class, and a weak one is a risk waiting for a `ConfigPath`.
 //! Each real file is loaded once, however many names reach it.
 
-use crate::containerd::{load_containerd, FoundRuntime, CONTAINERD_CONFIG};
+use crate::containerd::{load_containerd, ContainerdNote, FoundRuntime, CONTAINERD_CONFIG};
 use crate::error::KataError;
 use crate::files::{is_regular_file, list_dir, real_host_path};
+use crate::harden::is_hardened_copy;
 use crate::merge::load_with_dropins;
 use crate::runtime::path_says_runtime_rs;
 use hvguard_core::{ContainerdRuntime, HostRoot, KataConfig, KataRuntime};
 use std::collections::{BTreeMap, BTreeSet};
+use std::ffi::{OsStr, OsString};
+use std::os::unix::ffi::OsStrExt;
 use std::path::{Path, PathBuf};
 
 /// The Go runtime's fall-back files, highest priority first.
@@ -50,9 +53,12 @@ pub struct DiscoveryEnv {
 pub struct Discovery {
     /// Every configuration, drop-ins merged, sorted by main file.
     pub configs: Vec<KataConfig>,
-    /// containerd's Kata runtime handlers, sorted by name.
+    /// containerd's Kata runtime handlers as every containerd family reads them, sorted by
+    /// name; [`crate::narrow_runtimes`] keeps those of the families in play.
     pub containerd: Vec<ContainerdRuntime>,
-    /// Skipped drop-ins, imports that matched nothing, dangling `ConfigPath`s, ...
+    /// Warnings about containerd's files, by family ([`crate::notes_for`] renders them).
+    pub containerd_notes: Vec<ContainerdNote>,
+    /// Skipped drop-ins, dangling `ConfigPath`s, ...
     pub warnings: Vec<String>,
     /// Files that exist but could not be used; discovery carried on without them.
     pub errors: Vec<KataError>,
@@ -88,7 +94,7 @@ pub fn discover(root: &HostRoot, env: &DiscoveryEnv) -> Discovery {
             }
         }
     }
-    let shims = list_dir(root, Path::new(KATA_DEPLOY_RUNTIMES), |_| true).unwrap_or_default();
+    let shims = list_dir(root, Path::new(KATA_DEPLOY_RUNTIMES)).unwrap_or_default();
     for shim in shims {
         let dir = Path::new(KATA_DEPLOY_RUNTIMES).join(shim);
         for name in config_names(root, &dir, &mut out.warnings) {
@@ -122,17 +128,25 @@ fn load_containerd_if_present(root: &HostRoot, out: &mut Discovery) -> Vec<Found
         return Vec::new();
     }
     let scan = load_containerd(root, main);
-    out.warnings.extend(scan.warnings);
+    out.containerd_notes.extend(scan.notes);
     out.errors.extend(scan.errors);
     scan.runtimes
 }
 
-/// `configuration*.toml` names in `dir` (the `config.d/` folder is drop-ins, not configs).
-fn config_names(root: &HostRoot, dir: &Path, warnings: &mut Vec<String>) -> Vec<String> {
-    match list_dir(root, dir, |n| {
-        n.starts_with("configuration") && n.ends_with(".toml")
-    }) {
-        Ok(names) => names,
+/// `configuration*.toml` names in `dir` (the `config.d/` folder is drop-ins, not configs),
+/// hvguard's own hardened copies left out: they are outputs, not the operator's
+/// configuration (a copy containerd really uses is reached through its `ConfigPath`).
+fn config_names(root: &HostRoot, dir: &Path, warnings: &mut Vec<String>) -> Vec<OsString> {
+    match list_dir(root, dir) {
+        Ok(names) => names
+            .into_iter()
+            .filter(|n| {
+                let n = n.as_bytes();
+                n.starts_with(b"configuration")
+                    && n.ends_with(b".toml")
+                    && !is_hardened_copy(Path::new(OsStr::from_bytes(n)))
+            })
+            .collect(),
         Err(e) => {
             warnings.push(format!("{e} (folder skipped)"));
             Vec::new()
@@ -229,12 +243,18 @@ fn runtime_class_labels(
                     .or_default()
                     .insert(rt.entry.name.clone());
             }
-            None => warnings.push(format!(
-                "containerd runtime {} ({}:{}): no Kata configuration file found for it",
-                rt.entry.name,
-                rt.entry.path.display(),
-                rt.entry.line
-            )),
+            None => {
+                // One handler read alike by several families is one entry per reading.
+                let warning = format!(
+                    "containerd runtime {} ({}:{}): no Kata configuration file found for it",
+                    rt.entry.name,
+                    rt.entry.path.display(),
+                    rt.entry.line
+                );
+                if !warnings.contains(&warning) {
+                    warnings.push(warning);
+                }
+            }
         }
     }
     labels

@@ -6,7 +6,9 @@
 //! with a warning, so an operator learns why a file had no effect.
 
 use crate::files::list_dir;
+use hvguard_core::os_name::display_path;
 use hvguard_core::HostRoot;
+use std::os::unix::ffi::OsStrExt;
 use std::path::{Path, PathBuf};
 
 /// Name of the drop-in folder beside a main configuration file.
@@ -15,7 +17,7 @@ pub const DROPIN_DIR: &str = "config.d";
 /// The drop-ins that apply to one main file.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct DropinScan {
-    /// Host paths of the drop-ins to apply, in order.
+    /// Host paths of the drop-ins to apply, in order (real names: not always UTF-8).
     pub files: Vec<PathBuf>,
     /// Entries skipped, each saying why.
     pub warnings: Vec<String>,
@@ -29,10 +31,14 @@ pub fn dropin_dir(main: &Path) -> PathBuf {
 }
 
 /// Lists the drop-ins for `main` under `root`.
+///
+/// Names are bytes: Kata applies a drop-in whatever its name (both runtimes read every
+/// entry of the folder), so one whose name is not UTF-8 is applied here too, and named in
+/// messages with [`display_path`].
 pub fn scan_dropins(root: &HostRoot, main: &Path) -> DropinScan {
     let dir = dropin_dir(main);
     let mut scan = DropinScan::default();
-    let names = match list_dir(root, &dir, |_| true) {
+    let names = match list_dir(root, &dir) {
         Ok(names) => names,
         Err(e) => {
             scan.warnings.push(format!("drop-in folder skipped: {e}"));
@@ -41,23 +47,24 @@ pub fn scan_dropins(root: &HostRoot, main: &Path) -> DropinScan {
     };
     for name in names {
         let path = dir.join(&name);
-        if !name.ends_with(".toml") {
+        let shown = display_path(&path);
+        if !name.as_bytes().ends_with(b".toml") {
             // Both runtimes read every entry of config.d/ whatever its name (Go's
             // decodeDropIns, runtime-rs's update_from_dropins), so a stray `.bak` is live.
             scan.warnings.push(format!(
                 "{}: applied although not named .toml: Kata reads every entry of config.d/",
-                path.display()
+                shown.display()
             ));
         }
         match root.metadata(&path) {
             Ok(meta) if meta.is_file() => scan.files.push(path),
             Ok(meta) if meta.is_dir() => scan.warnings.push(format!(
                 "{}: skipped: a directory, not a drop-in file",
-                path.display()
+                shown.display()
             )),
             Ok(_) => scan
                 .warnings
-                .push(format!("{}: skipped: not a regular file", path.display())),
+                .push(format!("{}: skipped: not a regular file", shown.display())),
             Err(e) => scan.warnings.push(format!("{e} (drop-in skipped)")),
         }
     }

@@ -19,11 +19,10 @@ pub enum KataError {
         message: String,
     },
     /// The file could not be read (missing, too large, not text, symlink loop, ...).
-    #[error("{source}")]
+    #[error("{error}")]
     Read {
-        /// Carries the path in its own message.
-        #[source]
-        source: RootError,
+        /// Carries the path and the cause in its own message (so not a `source()` too).
+        error: RootError,
     },
     /// Tables or arrays nested deeper than any real configuration goes.
     #[error("{}:{line}:{column}: nesting deeper than {limit} levels", path.display())]
@@ -36,14 +35,6 @@ pub enum KataError {
         column: u32,
         /// The limit.
         limit: usize,
-    },
-    /// containerd `imports` that lead back to a file already being read.
-    #[error("{}: import cycle: {chain}", path.display())]
-    ImportCycle {
-        /// The file whose import closes the cycle.
-        path: PathBuf,
-        /// The files of the cycle, in import order, joined by ` -> `.
-        chain: String,
     },
     /// Well-formed TOML with a value of the wrong shape where the format requires one.
     #[error("{}:{line}:{column}: {message}", path.display())]
@@ -65,15 +56,14 @@ impl KataError {
         match self {
             KataError::Parse { path, .. }
             | KataError::TooDeep { path, .. }
-            | KataError::ImportCycle { path, .. }
             | KataError::Invalid { path, .. } => path,
-            KataError::Read { source } => source.path(),
+            KataError::Read { error } => error.path(),
         }
     }
 }
 
 impl From<RootError> for KataError {
-    fn from(source: RootError) -> Self {
-        KataError::Read { source }
+    fn from(error: RootError) -> Self {
+        KataError::Read { error }
     }
 }

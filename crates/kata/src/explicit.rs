@@ -24,9 +24,9 @@ pub fn load_explicit_with_warnings(
     let mut configs = Vec::with_capacity(paths.len());
     let mut warnings = Vec::new();
     for path in paths {
-        let abs = std::path::absolute(path).map_err(|source| RootError::Io {
+        let abs = std::path::absolute(path).map_err(|cause| RootError::Io {
             path: path.clone(),
-            source,
+            cause,
         })?;
         let loaded = load_with_dropins(&root, &abs, None)?;
         configs.push(loaded.config);

@@ -22,8 +22,11 @@ pub mod merge;
 pub mod position;
 pub mod runtime;
 
-pub use binaries::kata_binary_paths;
-pub use containerd::{load_containerd, ContainerdScan, FoundRuntime};
+pub use binaries::{kata_binary_kinds, kata_binary_paths};
+pub use containerd::{
+    load_containerd, narrow_runtimes, notes_for, ContainerdNote, ContainerdScan, FoundRuntime,
+    Handler,
+};
 pub use discover::{discover, Discovery, DiscoveryEnv};
 pub use error::KataError;
 pub use explicit::{load_explicit, load_explicit_with_warnings};

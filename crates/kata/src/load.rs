@@ -87,6 +87,29 @@ pub(crate) fn push_segment(prefix: &str, segment: &str) -> String {
     }
 }
 
+/// A TOML value as a [`ConfigValue`]; `Err` holds where nesting passed [`MAX_NESTING`].
+pub(crate) fn to_config_value(
+    v: &Value,
+    depth: usize,
+) -> Result<ConfigValue, Option<Range<usize>>> {
+    if depth > MAX_NESTING {
+        return Err(v.span());
+    }
+    Ok(match v {
+        Value::String(s) => ConfigValue::String(s.value().clone()),
+        Value::Integer(i) => ConfigValue::Integer(*i.value()),
+        Value::Float(f) => ConfigValue::Float(*f.value()),
+        Value::Boolean(b) => ConfigValue::Bool(*b.value()),
+        Value::Datetime(d) => ConfigValue::String(d.value().to_string()),
+        Value::Array(a) => ConfigValue::Array(
+            a.iter()
+                .map(|e| to_config_value(e, depth + 1))
+                .collect::<Result<_, _>>()?,
+        ),
+        Value::InlineTable(t) => ConfigValue::String(t.to_string().trim().to_string()),
+    })
+}
+
 struct Flattener<'a> {
     path: &'a Path,
     index: &'a LineIndex<'a>,
@@ -154,22 +177,7 @@ impl Flattener<'_> {
     }
 
     fn value(&self, v: &Value, depth: usize) -> Result<ConfigValue, KataError> {
-        if depth > MAX_NESTING {
-            return Err(self.too_deep(v.span()));
-        }
-        Ok(match v {
-            Value::String(s) => ConfigValue::String(s.value().clone()),
-            Value::Integer(i) => ConfigValue::Integer(*i.value()),
-            Value::Float(f) => ConfigValue::Float(*f.value()),
-            Value::Boolean(b) => ConfigValue::Bool(*b.value()),
-            Value::Datetime(d) => ConfigValue::String(d.value().to_string()),
-            Value::Array(a) => ConfigValue::Array(
-                a.iter()
-                    .map(|e| self.value(e, depth + 1))
-                    .collect::<Result<_, _>>()?,
-            ),
-            Value::InlineTable(t) => ConfigValue::String(t.to_string().trim().to_string()),
-        })
+        to_config_value(v, depth).map_err(|span| self.too_deep(span))
     }
 
     fn insert(&mut self, dotted: &str, value: ConfigValue, span: Option<Range<usize>>) {

@@ -4,6 +4,7 @@ use crate::dropin::scan_dropins;
 use crate::error::KataError;
 use crate::files::load_file;
 use crate::runtime::guess_runtime;
+use hvguard_core::os_name::display_path;
 use hvguard_core::{HostRoot, KataConfig, KataRuntime};
 use std::path::Path;
 
@@ -44,7 +45,7 @@ pub fn load_with_dropins_except(
     let runtime = runtime.unwrap_or_else(|| guess_runtime(main, &parsed));
     let mut config = KataConfig {
         runtime,
-        main: main.to_path_buf(),
+        main: display_path(main),
         dropins: Vec::new(),
         runtime_classes: Vec::new(),
         files: vec![stat],
@@ -62,7 +63,7 @@ pub fn load_with_dropins_except(
         let (parsed, stat) = load_file(root, &dropin)?;
         // Later files win key by key; the winner carries its own file and line.
         config.values.extend(parsed.values);
-        config.dropins.push(dropin);
+        config.dropins.push(display_path(&dropin));
         config.files.push(stat);
     }
     Ok(Loaded {

@@ -25,6 +25,9 @@ struct ReportView<'a> {
     findings: Vec<FindingView<'a>>,
     unknown: &'a [UnknownCheck],
     hypervisors: Vec<HypervisorView<'a>>,
+    /// Present only when the scan compared with the baseline or the previous record.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    drift: Option<&'a hvguard_core::Diff>,
 }
 
 impl<'a> ReportView<'a> {
@@ -37,6 +40,7 @@ impl<'a> ReportView<'a> {
             findings: report.findings.iter().map(FindingView::of).collect(),
             unknown: &report.unknown,
             hypervisors: report.hypervisors.iter().map(HypervisorView::of).collect(),
+            drift: report.drift.as_ref(),
         }
     }
 }

@@ -27,17 +27,20 @@ pub fn render_text(report: &Report, style: TextStyle) -> String {
     hypervisors(&mut w, &report.hypervisors);
     findings(&mut w, report);
     unknown(&mut w, report, style.verbose);
+    if let Some(drift) = &report.drift {
+        crate::diff::section(&mut w, drift);
+    }
     summary(&mut w, report);
     w.out
 }
 
-struct Writer {
-    out: String,
-    colour: bool,
+pub(crate) struct Writer {
+    pub(crate) out: String,
+    pub(crate) colour: bool,
 }
 
 impl Writer {
-    fn styled(&mut self, style: Style, text: &str) {
+    pub(crate) fn styled(&mut self, style: Style, text: &str) {
         if self.colour {
             // Writing to a String cannot fail.
             let _ = write!(self.out, "{style}{text}{style:#}");
@@ -48,7 +51,7 @@ impl Writer {
 
     /// `label: value` at `indent`, with host-supplied text made safe for a terminal and
     /// continuation lines indented so that a multi-line value stays under its label.
-    fn field(&mut self, indent: &str, label: &str, value: &str) {
+    pub(crate) fn field(&mut self, indent: &str, label: &str, value: &str) {
         self.out.push_str(indent);
         self.styled(LABEL, label);
         self.out.push_str(": ");
@@ -56,7 +59,7 @@ impl Writer {
         self.out.push('\n');
     }
 
-    fn text(&mut self, indent: &str, value: &str) {
+    pub(crate) fn text(&mut self, indent: &str, value: &str) {
         let mut lines = value.split('\n');
         if let Some(first) = lines.next() {
             push_clean(&mut self.out, first);
@@ -70,11 +73,11 @@ impl Writer {
     }
 }
 
-const HEADING: Style = Style::new().effects(Effects::BOLD);
-const LABEL: Style = Style::new().effects(Effects::DIMMED);
-const RULE: Style = Style::new().effects(Effects::BOLD);
+pub(crate) const HEADING: Style = Style::new().effects(Effects::BOLD);
+pub(crate) const LABEL: Style = Style::new().effects(Effects::DIMMED);
+pub(crate) const RULE: Style = Style::new().effects(Effects::BOLD);
 
-fn severity_style(severity: Severity) -> Style {
+pub(crate) fn severity_style(severity: Severity) -> Style {
     let colour = match severity {
         Severity::Critical => AnsiColor::BrightRed,
         Severity::High => AnsiColor::Red,
@@ -90,25 +93,10 @@ fn severity_style(severity: Severity) -> Style {
     }
 }
 
-/// Copies text that came from the host (file contents, paths) with control characters
-/// escaped: a hostile config must not be able to drive the reader's terminal.
+/// Copies text that came from the host (file contents, paths) or a feed with terminal
+/// controls escaped: a hostile config must not be able to drive the reader's terminal.
 fn push_clean(out: &mut String, text: &str) {
-    if !text.chars().any(is_unsafe) {
-        out.push_str(text);
-        return;
-    }
-    for c in text.chars() {
-        if is_unsafe(c) {
-            let _ = write!(out, "\\u{{{:x}}}", u32::from(c));
-        } else {
-            out.push(c);
-        }
-    }
-}
-
-/// C0, DEL and C1 controls, except tab which terminals only move the cursor for.
-fn is_unsafe(c: char) -> bool {
-    c.is_control() && c != '\t'
+    hvguard_core::escape::push_escaped(out, text);
 }
 
 fn header(w: &mut Writer, report: &Report) {

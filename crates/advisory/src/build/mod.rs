@@ -46,12 +46,12 @@ const INPUT_LIMIT: u64 = 16 << 20;
 #[derive(Debug, thiserror::Error)]
 pub enum BuildError {
     /// An input could not be read.
-    #[error("{}: {source}", .path.display())]
+    #[error("{}: {cause}", .path.display())]
     Io {
         /// The input.
         path: PathBuf,
-        /// The cause.
-        source: std::io::Error,
+        /// The cause (in the message, not exposed again as a `source()`).
+        cause: std::io::Error,
     },
     /// An input is malformed.
     #[error("{}: {message}", .path.display())]
@@ -78,16 +78,16 @@ fn input(path: &Path, message: impl Into<String>) -> BuildError {
 
 fn read(path: &Path) -> Result<Vec<u8>, BuildError> {
     use std::io::Read;
-    let file = std::fs::File::open(path).map_err(|source| BuildError::Io {
+    let file = std::fs::File::open(path).map_err(|cause| BuildError::Io {
         path: path.to_path_buf(),
-        source,
+        cause,
     })?;
     let mut bytes = Vec::new();
     file.take(INPUT_LIMIT + 1)
         .read_to_end(&mut bytes)
-        .map_err(|source| BuildError::Io {
+        .map_err(|cause| BuildError::Io {
             path: path.to_path_buf(),
-            source,
+            cause,
         })?;
     if bytes.len() as u64 > INPUT_LIMIT {
         return Err(input(path, format!("larger than {INPUT_LIMIT} bytes")));
@@ -100,19 +100,19 @@ fn files(dir: &Path, ext: &str) -> Result<Vec<PathBuf>, BuildError> {
     let mut out = Vec::new();
     let mut stack = vec![dir.to_path_buf()];
     while let Some(d) = stack.pop() {
-        let entries = std::fs::read_dir(&d).map_err(|source| BuildError::Io {
+        let entries = std::fs::read_dir(&d).map_err(|cause| BuildError::Io {
             path: d.clone(),
-            source,
+            cause,
         })?;
         for entry in entries {
-            let entry = entry.map_err(|source| BuildError::Io {
+            let entry = entry.map_err(|cause| BuildError::Io {
                 path: d.clone(),
-                source,
+                cause,
             })?;
             let path = entry.path();
-            let kind = entry.file_type().map_err(|source| BuildError::Io {
+            let kind = entry.file_type().map_err(|cause| BuildError::Io {
                 path: path.clone(),
-                source,
+                cause,
             })?;
             if kind.is_dir() {
                 stack.push(path);

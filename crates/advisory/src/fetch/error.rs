@@ -1,5 +1,6 @@
 //! Download errors: each names the URL (never a header, so an API key cannot leak into a
-//! log) or the local file involved.
+//! log) or the local file involved. Messages carry their cause's text; no variant exposes it
+//! again as a `source()`, so a printed chain says each thing once.
 
 use std::path::PathBuf;
 
@@ -72,12 +73,12 @@ pub enum FetchError {
         message: String,
     },
     /// Writing the download to disk failed.
-    #[error("{}: {source}", .path.display())]
+    #[error("{}: {cause}", .path.display())]
     Io {
         /// The local file.
         path: PathBuf,
         /// The cause.
-        source: std::io::Error,
+        cause: std::io::Error,
     },
     /// The webhook did not accept the post within the time budget.
     #[error("{url}: gave up after {attempts} attempt(s) within the {budget_ms} ms budget: {last}")]
@@ -94,6 +95,62 @@ pub enum FetchError {
 }
 
 impl FetchError {
+    /// The same error with every mention of `url` shown as `shown` (a redacted URL).
+    pub fn redacted(self, url: &str, shown: &str) -> FetchError {
+        let hide = |text: String| text.replace(url, shown);
+        match self {
+            FetchError::Status {
+                status, attempts, ..
+            } => FetchError::Status {
+                url: shown.to_owned(),
+                status,
+                attempts,
+            },
+            FetchError::Network {
+                message, attempts, ..
+            } => FetchError::Network {
+                url: shown.to_owned(),
+                message: hide(message),
+                attempts,
+            },
+            FetchError::Timeout {
+                message, attempts, ..
+            } => FetchError::Timeout {
+                url: shown.to_owned(),
+                message: hide(message),
+                attempts,
+            },
+            FetchError::TooLarge { limit, .. } => FetchError::TooLarge {
+                url: shown.to_owned(),
+                limit,
+            },
+            FetchError::Truncated { expected, got, .. } => FetchError::Truncated {
+                url: shown.to_owned(),
+                expected,
+                got,
+            },
+            FetchError::BadUrl { .. } => FetchError::BadUrl {
+                url: shown.to_owned(),
+            },
+            FetchError::BadResponse { message, .. } => FetchError::BadResponse {
+                url: shown.to_owned(),
+                message: hide(message),
+            },
+            FetchError::Budget {
+                attempts,
+                budget_ms,
+                last,
+                ..
+            } => FetchError::Budget {
+                url: shown.to_owned(),
+                attempts,
+                budget_ms,
+                last: hide(last),
+            },
+            io @ FetchError::Io { .. } => io,
+        }
+    }
+
     /// True for failures that another attempt may not repeat (5xx, 429, network, timeout).
     pub fn is_transient(&self) -> bool {
         match self {
@@ -112,12 +169,12 @@ pub enum UpdateError {
     #[error(transparent)]
     Fetch(#[from] FetchError),
     /// A downloaded file is not a valid feed.
-    #[error("{url}: {source}")]
+    #[error("{url}: {cause}")]
     BadFeed {
         /// Where it came from.
         url: String,
         /// The importer's error (naming the downloaded copy).
-        source: ImportError,
+        cause: ImportError,
     },
     /// Writing the store failed.
     #[error(transparent)]
@@ -130,12 +187,20 @@ pub enum UpdateError {
         /// The known names, comma-separated.
         known: String,
     },
+    /// The whole update ran out of time (`--deadline`); nothing was written.
+    #[error("the update did not finish within its {seconds} s deadline (--deadline): {during}")]
+    Deadline {
+        /// The deadline.
+        seconds: u64,
+        /// What was happening when it passed (the last failure, naming its URL).
+        during: String,
+    },
     /// The scratch folder for downloads could not be made.
-    #[error("{}: {source}", .path.display())]
+    #[error("{}: {cause}", .path.display())]
     Io {
         /// The folder.
         path: PathBuf,
         /// The cause.
-        source: std::io::Error,
+        cause: std::io::Error,
     },
 }

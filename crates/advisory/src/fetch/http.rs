@@ -16,6 +16,12 @@ pub struct FetchConfig {
     pub connect_timeout: Duration,
     /// Time for one whole request, body included.
     pub request_timeout: Duration,
+    /// The longest silence accepted: for the response to start, and between two reads of
+    /// it. A server that accepts the connection and never answers fails after this, not
+    /// after the whole `request_timeout`.
+    pub stall_timeout: Duration,
+    /// Redirects followed (0: a 3xx answer is returned as it is).
+    pub max_redirects: u32,
     /// The largest body accepted.
     pub max_bytes: u64,
     /// Extra attempts after the first for transient failures.
@@ -32,6 +38,9 @@ impl Default for FetchConfig {
             connect_timeout: Duration::from_secs(15),
             // The Debian tracker JSON is tens of MB; allow for a slow link.
             request_timeout: Duration::from_secs(600),
+            // NVD's API can think for a minute before answering a 2000-result page.
+            stall_timeout: Duration::from_secs(90),
+            max_redirects: 10,
             max_bytes: 512 << 20,
             retries: 3,
             backoff: Duration::from_secs(2),
@@ -62,6 +71,9 @@ impl HttpClient {
         let mut builder = ureq::Agent::config_builder()
             .timeout_connect(Some(config.connect_timeout))
             .timeout_global(Some(config.request_timeout))
+            .timeout_recv_response(Some(config.stall_timeout))
+            .timeout_per_read(Some(config.stall_timeout))
+            .max_redirects(config.max_redirects)
             .http_status_as_error(false)
             .user_agent(concat!("hvguard/", env!("CARGO_PKG_VERSION")));
         if !config.use_env_proxy {
@@ -86,9 +98,22 @@ impl HttpClient {
         headers: &[(&str, &str)],
         dest: &Path,
     ) -> Result<Downloaded, FetchError> {
+        self.download_until(url, headers, dest, None)
+    }
+
+    /// [`HttpClient::download`] that gives up at `deadline`: each attempt is cut to the time
+    /// left, and no attempt or retry wait starts after it (the last failure is returned).
+    pub fn download_until(
+        &self,
+        url: &str,
+        headers: &[(&str, &str)],
+        dest: &Path,
+        deadline: Option<Instant>,
+    ) -> Result<Downloaded, FetchError> {
         check_url(url)?;
-        let result = self.with_retries(url, None, |attempt| {
-            self.download_once(url, headers, dest, attempt)
+        let stop = deadline.map(|at| Stop { at, budget: None });
+        let result = self.with_retries(url, stop, |attempt, left| {
+            self.download_once(url, headers, dest, attempt, left)
         });
         if result.is_err() {
             // Best effort: a partial download must not be mistaken for a feed.
@@ -97,14 +122,22 @@ impl HttpClient {
         result
     }
 
-    /// Posts a JSON body, retrying transient failures until `budget` is spent.
+    /// Posts a JSON body, retrying transient failures until `budget` is spent. Only a 2xx
+    /// answer is a success; the body of the answer is never read.
     pub fn post_json(&self, url: &str, body: &[u8], budget: Duration) -> Result<(), FetchError> {
         check_url(url)?;
-        self.with_retries(url, Some(budget), |attempt| {
+        let stop = Stop {
+            at: Instant::now() + budget,
+            budget: Some(budget),
+        };
+        self.with_retries(url, Some(stop), |attempt, left| {
             let response = self
                 .agent
                 .post(url)
                 .header("Content-Type", "application/json")
+                .config()
+                .timeout_global(Some(self.attempt_time(left)))
+                .build()
                 .send(body)
                 .map_err(|e| classify(url, e, attempt))?;
             let status = response.status().as_u16();
@@ -120,30 +153,34 @@ impl HttpClient {
         })
     }
 
+    /// The time one attempt may take: the request timeout, cut to what is left.
+    fn attempt_time(&self, left: Option<Duration>) -> Duration {
+        match left {
+            Some(left) => self.config.request_timeout.min(left),
+            None => self.config.request_timeout,
+        }
+        .max(Duration::from_millis(1))
+    }
+
     fn with_retries<T>(
         &self,
         url: &str,
-        budget: Option<Duration>,
-        mut once: impl FnMut(u32) -> Result<T, FetchError>,
+        stop: Option<Stop>,
+        mut once: impl FnMut(u32, Option<Duration>) -> Result<T, FetchError>,
     ) -> Result<T, FetchError> {
-        let start = Instant::now();
         let mut attempt = 1;
         loop {
-            match once(attempt) {
+            let left = stop.map(|s| s.at.saturating_duration_since(Instant::now()));
+            match once(attempt, left) {
                 Ok(v) => return Ok(v),
                 Err(e) if e.is_transient() && attempt <= self.config.retries => {
                     let wait = self
                         .config
                         .backoff
                         .saturating_mul(1 << (attempt - 1).min(10));
-                    if let Some(budget) = budget {
-                        if start.elapsed() + wait >= budget {
-                            return Err(FetchError::Budget {
-                                url: url.to_owned(),
-                                attempts: attempt,
-                                budget_ms: budget.as_millis(),
-                                last: e.to_string(),
-                            });
+                    if let Some(stop) = stop {
+                        if Instant::now() + wait >= stop.at {
+                            return Err(stop.expired(url, attempt, e));
                         }
                     }
                     std::thread::sleep(wait);
@@ -160,12 +197,18 @@ impl HttpClient {
         headers: &[(&str, &str)],
         dest: &Path,
         attempt: u32,
+        left: Option<Duration>,
     ) -> Result<Downloaded, FetchError> {
         let mut request = self.agent.get(url);
         for (name, value) in headers {
             request = request.header(*name, *value);
         }
-        let mut response = request.call().map_err(|e| classify(url, e, attempt))?;
+        let mut response = request
+            .config()
+            .timeout_global(Some(self.attempt_time(left)))
+            .build()
+            .call()
+            .map_err(|e| classify(url, e, attempt))?;
         let status = response.status().as_u16();
         if !(200..300).contains(&status) {
             return Err(FetchError::Status {
@@ -182,9 +225,9 @@ impl HttpClient {
                 limit,
             });
         }
-        let io = |source| FetchError::Io {
+        let io = |cause| FetchError::Io {
             path: dest.to_path_buf(),
-            source,
+            cause,
         };
         let mut file = std::fs::File::create(dest).map_err(io)?;
         let mut reader = response.body_mut().as_reader().take(limit + 1);
@@ -220,6 +263,38 @@ impl HttpClient {
             size,
             sha256: hex(&hasher.finalize()),
         })
+    }
+}
+
+/// When retrying must stop.
+#[derive(Debug, Clone, Copy)]
+struct Stop {
+    at: Instant,
+    /// A webhook's budget: running out of it is [`FetchError::Budget`]. Without one (an
+    /// update's deadline) the last failure is returned as it is.
+    budget: Option<Duration>,
+}
+
+impl Stop {
+    fn expired(self, url: &str, attempts: u32, last: FetchError) -> FetchError {
+        match self.budget {
+            Some(budget) => {
+                // The last failure names the same URL: say it once.
+                let last = last.to_string();
+                let last = last
+                    .strip_prefix(url)
+                    .and_then(|rest| rest.strip_prefix(": "))
+                    .unwrap_or(&last)
+                    .to_owned();
+                FetchError::Budget {
+                    url: url.to_owned(),
+                    attempts,
+                    budget_ms: budget.as_millis(),
+                    last,
+                }
+            }
+            None => last,
+        }
     }
 }
 

@@ -4,11 +4,14 @@
 mod error;
 mod http;
 mod notify;
+mod scratch;
 mod sources;
 mod update;
 
 pub use error::{FetchError, UpdateError};
 pub use http::{Downloaded, FetchConfig, HttpClient};
-pub use notify::{notify, Alert, NotifyLimits, NOTIFY_SCHEMA};
+pub use notify::{notify, redact_url, Alert, NotifyLimits, NOTIFY_SCHEMA};
 pub use sources::{default_sources, select_sources, Source, SourceKind, NVD_API};
-pub use update::{fetch_batches, update_from_sources, UpdateOptions, NVD_API_KEY_VAR};
+pub use update::{
+    fetch_batches, update_from_sources, UpdateOptions, DEFAULT_UPDATE_DEADLINE, NVD_API_KEY_VAR,
+};

@@ -1,15 +1,19 @@
 //! `db update`: download each selected source into a scratch folder beside the store,
 //! import every file, then replace the store atomically. Any failure keeps the old store.
+//! The whole update has a deadline.
 
 use std::collections::BTreeSet;
-use std::path::{Path, PathBuf};
-use std::time::Duration;
+use std::path::Path;
+use std::time::{Duration, Instant, SystemTime};
 
 use serde::Deserialize;
 
+use super::scratch::{remove_stale_downloads, Scratch};
 use super::{FetchError, HttpClient, Source, SourceKind, UpdateError};
 use crate::import::{import_file_as, import_path_with, FeedFormat, ImportOptions, Imported};
-use crate::store::{update_store, ImportBatch, Progress, SourceInfo, UpdateSummary};
+use crate::store::{
+    update_store_with, ImportBatch, Progress, SourceInfo, UpdateSummary, WriteOptions,
+};
 
 /// The environment variable holding an NVD API key.
 pub const NVD_API_KEY_VAR: &str = "NVD_API_KEY";
@@ -27,7 +31,19 @@ pub struct UpdateOptions {
     pub nvd_max_pages: u32,
     /// Importer options (Debian packages kept, zip caps).
     pub import: ImportOptions,
+    /// The time the whole update (downloads, imports, the store write) may take, counted
+    /// from the call; `None` for no limit.
+    pub deadline: Option<Duration>,
+    /// How the store may be changed (empty feeds, waiting for the store lock).
+    pub write: WriteOptions,
+    /// When the running process started: scratch folders older than this that no live
+    /// run holds are left-overs of killed runs. `None`: the time of the call.
+    pub process_started: Option<SystemTime>,
 }
+
+/// The default total time of a `db update`: ample for every default feed on a slow link,
+/// short enough that a stalled server cannot hold a cron slot for long.
+pub const DEFAULT_UPDATE_DEADLINE: Duration = Duration::from_secs(30 * 60);
 
 impl Default for UpdateOptions {
     fn default() -> Self {
@@ -37,6 +53,9 @@ impl Default for UpdateOptions {
             nvd_page_delay: None,
             nvd_max_pages: 200,
             import: ImportOptions::default(),
+            deadline: Some(DEFAULT_UPDATE_DEADLINE),
+            write: WriteOptions::default(),
+            process_started: None,
         }
     }
 }
@@ -73,31 +92,93 @@ pub fn update_from_sources(
     log: &mut dyn FnMut(&str),
     progress: &mut dyn FnMut(Progress) -> Result<(), String>,
 ) -> Result<UpdateSummary, UpdateError> {
-    let workdir = scratch_dir(store);
-    // A leftover from a killed run holds nothing worth keeping.
-    let _ = std::fs::remove_dir_all(&workdir);
-    std::fs::create_dir_all(&workdir).map_err(|source| UpdateError::Io {
-        path: workdir.clone(),
-        source,
-    })?;
-    let result = fetch_batches(client, sources, &workdir, options, log)
-        .and_then(|batches| Ok(update_store(store, &batches, now, progress)?));
-    // Best effort: the downloads are only scratch copies.
-    let _ = std::fs::remove_dir_all(&workdir);
+    let clock = Clock::start(options.deadline);
+    let started = options.process_started.unwrap_or_else(SystemTime::now);
+    for removed in remove_stale_downloads(store, started) {
+        log(&format!(
+            "removed {} left by an update that did not finish",
+            removed.display()
+        ));
+    }
+    let scratch = Scratch::create(store)?;
+    let result = fetch_batches_until(client, sources, &scratch.dir, options, &clock, log).and_then(
+        |batches| {
+            let write = WriteOptions {
+                lock_wait: clock.cap(options.write.lock_wait),
+                ..options.write
+            };
+            let mut bounded = |p: Progress| {
+                clock
+                    .check("the store was written")
+                    .map_err(|e| e.to_string())?;
+                progress(p)
+            };
+            update_store_with(store, &batches, now, write, &mut bounded).map_err(|e| match e {
+                crate::store::StoreError::Interrupted { .. } if clock.expired() => {
+                    clock.error("ran out while the store was written")
+                }
+                other => other.into(),
+            })
+        },
+    );
+    drop(scratch);
     result
 }
 
-/// `.NAME.download-PID` beside the store: on the same disk, with room for big feeds
-/// (unlike a small tmpfs /tmp).
-fn scratch_dir(store: &Path) -> PathBuf {
-    let name = store
-        .file_name()
-        .map(|n| n.to_string_lossy().into_owned())
-        .unwrap_or_else(|| "advisories.db".into());
-    store.with_file_name(format!(".{name}.download-{}", std::process::id()))
+/// The deadline of one update.
+#[derive(Debug, Clone, Copy)]
+struct Clock {
+    at: Option<Instant>,
+    limit: Option<Duration>,
 }
 
-/// Downloads and imports every source into batches, without touching the store.
+impl Clock {
+    fn start(limit: Option<Duration>) -> Clock {
+        Clock {
+            at: limit.map(|l| Instant::now() + l),
+            limit,
+        }
+    }
+
+    fn expired(&self) -> bool {
+        self.at.is_some_and(|at| Instant::now() >= at)
+    }
+
+    fn check(&self, next: &str) -> Result<(), UpdateError> {
+        if self.expired() {
+            Err(self.error(&format!("ran out before {next}")))
+        } else {
+            Ok(())
+        }
+    }
+
+    /// `wait`, cut to the time left.
+    fn cap(&self, wait: Duration) -> Duration {
+        match self.at {
+            Some(at) => wait.min(at.saturating_duration_since(Instant::now())),
+            None => wait,
+        }
+    }
+
+    fn error(&self, during: &str) -> UpdateError {
+        UpdateError::Deadline {
+            seconds: self.limit.map_or(0, |l| l.as_secs()),
+            during: during.to_owned(),
+        }
+    }
+
+    /// A failure at or after the deadline is reported as the deadline, naming the failure.
+    fn explain(&self, e: UpdateError) -> UpdateError {
+        match e {
+            UpdateError::Deadline { .. } => e,
+            other if self.expired() => self.error(&other.to_string()),
+            other => other,
+        }
+    }
+}
+
+/// Downloads and imports every source into batches, without touching the store, within
+/// `options.deadline` (counted from the call).
 pub fn fetch_batches(
     client: &HttpClient,
     sources: &[Source],
@@ -105,29 +186,50 @@ pub fn fetch_batches(
     options: &UpdateOptions,
     log: &mut dyn FnMut(&str),
 ) -> Result<Vec<ImportBatch>, UpdateError> {
+    fetch_batches_until(
+        client,
+        sources,
+        workdir,
+        options,
+        &Clock::start(options.deadline),
+        log,
+    )
+}
+
+fn fetch_batches_until(
+    client: &HttpClient,
+    sources: &[Source],
+    workdir: &Path,
+    options: &UpdateOptions,
+    clock: &Clock,
+    log: &mut dyn FnMut(&str),
+) -> Result<Vec<ImportBatch>, UpdateError> {
     if let Some(parent) = workdir.parent() {
         if !parent.as_os_str().is_empty() && !parent.exists() {
-            std::fs::create_dir_all(parent).map_err(|source| UpdateError::Io {
+            std::fs::create_dir_all(parent).map_err(|cause| UpdateError::Io {
                 path: parent.to_path_buf(),
-                source,
+                cause,
             })?;
         }
     }
     let mut batches = Vec::new();
     for (index, source) in sources.iter().enumerate() {
-        let batch = match &source.kind {
+        clock.check(&format!("{} was downloaded", source.name))?;
+        let fetched = match &source.kind {
             SourceKind::File { url } => fetch_file(
                 client,
                 source,
                 url,
                 &workdir.join(format!("{index}.feed")),
                 options,
+                clock,
                 log,
-            )?,
+            ),
             SourceKind::NvdApi { endpoint, query } => fetch_nvd(
-                client, source, endpoint, query, workdir, index, options, log,
-            )?,
+                client, source, endpoint, query, workdir, index, options, clock, log,
+            ),
         };
+        let batch = fetched.map_err(|e| clock.explain(e))?;
         log(&format!(
             "{}: {} record(s), {} byte(s)",
             source.name,
@@ -145,13 +247,14 @@ fn fetch_file(
     url: &str,
     dest: &Path,
     options: &UpdateOptions,
+    clock: &Clock,
     log: &mut dyn FnMut(&str),
 ) -> Result<ImportBatch, UpdateError> {
     log(&format!("{}: downloading {url}", source.name));
-    let downloaded = client.download(url, &[], dest)?;
+    let downloaded = client.download_until(url, &[], dest, clock.at)?;
     let imported = import_path_with(dest, &options.import).map_err(|e| UpdateError::BadFeed {
         url: url.to_owned(),
-        source: e,
+        cause: e,
     })?;
     Ok(ImportBatch {
         source: SourceInfo {
@@ -183,6 +286,7 @@ fn fetch_nvd(
     workdir: &Path,
     index: usize,
     options: &UpdateOptions,
+    clock: &Clock,
     log: &mut dyn FnMut(&str),
 ) -> Result<ImportBatch, UpdateError> {
     let headers: Vec<(&str, &str)> = options
@@ -196,18 +300,25 @@ fn fetch_nvd(
     let mut start = 0u64;
     for page in 0..options.nvd_max_pages {
         if page > 0 {
-            std::thread::sleep(options.page_delay());
+            let delay = options.page_delay();
+            if clock.cap(delay) < delay {
+                return Err(clock.error(&format!(
+                    "{}: waiting to ask NVD for the next page",
+                    source.name
+                )));
+            }
+            std::thread::sleep(delay);
         }
         let url = format!("{endpoint}?{query}&resultsPerPage={page_size}&startIndex={start}");
         log(&format!("{}: downloading {url}", source.name));
         let dest = workdir.join(format!("{index}-nvd-{start}.json"));
-        let downloaded = client.download(&url, &headers, &dest)?;
+        let downloaded = client.download_until(&url, &headers, &dest, clock.at)?;
         size += downloaded.size;
         let head = read_head(&url, &dest, client.config().max_bytes)?;
         let one = import_file_as(&dest, FeedFormat::NvdPage, &options.import).map_err(|e| {
             UpdateError::BadFeed {
                 url: url.clone(),
-                source: e,
+                cause: e,
             }
         })?;
         imported.advisories.extend(one.advisories);
@@ -239,7 +350,7 @@ fn fetch_nvd(
 fn read_head(url: &str, path: &Path, limit: u64) -> Result<PageHead, UpdateError> {
     let bytes = crate::import::read::read_file(path, limit).map_err(|e| UpdateError::BadFeed {
         url: url.to_owned(),
-        source: e,
+        cause: e,
     })?;
     serde_json::from_slice(&bytes).map_err(|e| {
         FetchError::BadResponse {

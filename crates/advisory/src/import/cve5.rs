@@ -199,6 +199,7 @@ fn rhel_fact(a: &Affected) -> Option<DistroFix> {
         status,
         fixed_version: None,
         urgency: None,
+        changelog: None,
     })
 }
 

@@ -109,6 +109,7 @@ impl<'de> Visitor<'de> for Packages<'_> {
                                 .fixed_version
                                 .filter(|v| status == DistroStatus::Fixed || v != "0"),
                             urgency: r.urgency,
+                            changelog: None,
                         },
                     });
                 }

@@ -8,6 +8,8 @@ use std::fs::File;
 use std::io::{BufRead, BufReader, Read};
 use std::path::Path;
 
+use hvguard_core::operator_file::open_regular;
+
 use serde::de::DeserializeOwned;
 
 use super::progress::Observed;
@@ -22,14 +24,11 @@ pub const RECORD_LIMIT: u64 = 64 << 20;
 /// Below this size a JSON file is read whole and parsed from memory (faster than a reader).
 const IN_MEMORY_LIMIT: u64 = 64 << 20;
 
-/// Opens `path` and refuses it early when its size already exceeds `limit`.
+/// Opens `path` (a regular file only: a FIFO would hang the import, a device is never
+/// opened) and refuses it early when its size already exceeds `limit`.
 pub fn open_bounded(path: &Path, limit: u64) -> Result<File, ImportError> {
-    let file = File::open(path).map_err(|e| ImportError::io(path, e))?;
-    let meta = file.metadata().map_err(|e| ImportError::io(path, e))?;
-    if meta.is_dir() {
-        return Err(ImportError::format(path, "is a directory"));
-    }
-    if meta.is_file() && meta.len() > limit {
+    let (file, meta) = open_regular(path).map_err(|e| ImportError::io(path, e))?;
+    if meta.len() > limit {
         return Err(ImportError::TooLarge {
             path: path.to_path_buf(),
             limit,
@@ -102,7 +101,7 @@ pub fn json_from_file<T: DeserializeOwned>(path: &Path, limit: u64) -> Result<T,
 
 /// The first bytes of a file, for format detection.
 pub fn read_head(path: &Path, len: usize) -> Result<Vec<u8>, ImportError> {
-    let file = File::open(path).map_err(|e| ImportError::io(path, e))?;
+    let (file, _) = open_regular(path).map_err(|e| ImportError::io(path, e))?;
     let mut head = Vec::with_capacity(len);
     file.take(len as u64)
         .read_to_end(&mut head)

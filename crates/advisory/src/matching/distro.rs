@@ -1,6 +1,7 @@
 //! A packaged binary judged by its distribution's data: the security tracker's verdict for
-//! the host's release, then the package changelog (CVE ids it names, `Reopens:` it records,
-//! and the fix-commit subjects of upstream stable merges).
+//! the host's release (or, when no tracker speaks, what the changelog of the version the
+//! package manager offers says it fixed), then the installed package's changelog (CVE ids
+//! it names, `Reopens:` it records, and the fix-commit subjects of upstream stable merges).
 
 use std::cell::OnceCell;
 use std::cmp::Ordering;
@@ -192,11 +193,16 @@ pub fn tracker_fact<'a>(
     distro: &Distro<'_>,
 ) -> Option<&'a DistroFix> {
     let id = distro.id?;
-    advisory.distro.iter().find(|f| {
-        f.distro.eq_ignore_ascii_case(id)
-            && distro.releases.contains(&f.release.as_str())
-            && f.package == package.source
-    })
+    // A tracker's verdict wins over one read from a newer package's changelog.
+    advisory
+        .distro
+        .iter()
+        .filter(|f| {
+            f.distro.eq_ignore_ascii_case(id)
+                && distro.releases.contains(&f.release.as_str())
+                && f.package == package.source
+        })
+        .min_by_key(|f| f.changelog.is_some())
 }
 
 fn decided(
@@ -246,12 +252,28 @@ pub fn by_distro(
     let package = facts.package;
     let installed = facts.installed.as_ref()?;
     let fact = tracker_fact(advisory, package, distro);
-    let tracker_source = |f: &DistroFix| DecisionSource::DistroTracker {
-        distro: f.distro.clone(),
-        release: f.release.clone(),
-        package: f.package.clone(),
-        status: f.status,
-        fixed_version: f.fixed_version.clone(),
+    let tracker_source = |f: &DistroFix| match (&f.changelog, &f.fixed_version) {
+        // A fact read from the changelog of a newer package than the installed one
+        // (`hvguard update status`): the package manager's candidate, not a tracker.
+        (Some(c), Some(v)) => DecisionSource::Changelog {
+            package: c.package.clone(),
+            version: v.clone(),
+            line: c.line,
+        },
+        _ => DecisionSource::DistroTracker {
+            distro: f.distro.clone(),
+            release: f.release.clone(),
+            package: f.package.clone(),
+            status: f.status,
+            fixed_version: f.fixed_version.clone(),
+        },
+    };
+    let said_by = |f: &DistroFix| match &f.changelog {
+        Some(c) => format!(
+            "changelog.Debian.gz of {} {} (the version the package manager offers, line {})",
+            c.package, c.package_version, c.line
+        ),
+        None => format!("{} tracker", f.distro),
     };
     let mut pending_vulnerable = None;
     if let Some(f) = fact {
@@ -280,8 +302,11 @@ pub fn by_distro(
                     DecisionStatus::FixedByBackport,
                     tracker_source(f),
                     format!(
-                        "{} tracker: fixed in {} {v} for {}; installed source version {} is at or above it",
-                        f.distro, f.package, f.release, package.source_version
+                        "{}: fixed in {} {v} for {}; installed source version {} is at or above it",
+                        said_by(f),
+                        f.package,
+                        f.release,
+                        package.source_version
                     ),
                     Some(v.to_owned()),
                 ));
@@ -292,8 +317,11 @@ pub fn by_distro(
                     DecisionStatus::Vulnerable,
                     tracker_source(f),
                     format!(
-                        "{} tracker: fixed in {} {v} for {}; installed source version {} is below it",
-                        f.distro, f.package, f.release, package.source_version
+                        "{}: fixed in {} {v} for {}; installed source version {} is below it",
+                        said_by(f),
+                        f.package,
+                        f.release,
+                        package.source_version
                     ),
                     Some(v.to_owned()),
                 ));
@@ -322,7 +350,11 @@ pub fn by_distro(
     let of = facts.changelog_of.unwrap_or(&package.name);
     let disagrees = |evidence: &mut String| {
         if let Some(v) = &pending_vulnerable {
-            evidence.push_str(&format!("; the tracker disagrees ({})", v.evidence));
+            let who = match v.source {
+                DecisionSource::Changelog { .. } => "the package manager's candidate",
+                _ => "the tracker",
+            };
+            evidence.push_str(&format!("; {who} disagrees ({})", v.evidence));
         }
     };
     if let Some((cve, fix)) = ids(advisory).find_map(|id| facts.fixed.get_key_value(id)) {

@@ -102,7 +102,9 @@ pub enum DecisionSource {
         /// The item as the changelog writes it.
         subject: String,
     },
-    /// An entry of the package changelog naming the advisory.
+    /// An entry of a package changelog naming the advisory: the installed package's (a
+    /// backport, or a `Reopens:`), or the one of the version the package manager offers
+    /// (evidence `hvguard update status` recorded; then `fixed_in` is that version).
     Changelog {
         /// The package whose changelog was read.
         package: String,
@@ -195,6 +197,9 @@ pub struct MatchOutcome {
     pub findings: Vec<Finding>,
     /// Every decision, sorted by binary then advisory id.
     pub decisions: Vec<Decision>,
+    /// Facts matching needed but could not read (the package database, the OS release):
+    /// every decision they feed is less certain, so each is listed as an unknown check.
+    pub unknown_facts: Vec<String>,
 }
 
 /// Decisions of one advisory sharing a verdict across the binaries of one package (or one
@@ -319,7 +324,10 @@ pub fn match_snapshot(
         .into_iter()
         .map(|t| Prepared::new(snapshot, t, &mut packages))
         .collect();
-    let mut outcome = MatchOutcome::default();
+    let mut outcome = MatchOutcome {
+        unknown_facts: unknown_facts(snapshot),
+        ..MatchOutcome::default()
+    };
     // Relevance per vulnerable (advisory, binary), for the grouped findings below.
     let mut relevances: BTreeMap<(String, PathBuf), Relevance> = BTreeMap::new();
     for target in &prepared {
@@ -373,4 +381,29 @@ pub fn match_snapshot(
         key(a).cmp(&key(b))
     });
     outcome
+}
+
+/// The facts decisions lean on that the Snapshot holds as unknown, phrased for the report.
+fn unknown_facts(snapshot: &Snapshot) -> Vec<String> {
+    let mut out = Vec::new();
+    if snapshot.hypervisors.is_empty() {
+        return out;
+    }
+    let packages = &snapshot.packages;
+    if !packages.is_absent() {
+        if let Some(why) = packages.unknown_reason() {
+            out.push(format!(
+                "the package database could not be read ({why}): distro fixes and changelog backports were not considered, every binary is judged by upstream ranges"
+            ));
+        }
+    }
+    let packaged = snapshot.hypervisors.iter().any(|h| h.package.is_some());
+    if packaged {
+        if let Some(why) = snapshot.host.os.unknown_reason() {
+            out.push(format!(
+                "the OS release is unknown ({why}): distro security trackers were not consulted for packaged binaries"
+            ));
+        }
+    }
+    out
 }

@@ -104,6 +104,14 @@ fn packaged(
                 component(advisory)
             ),
         },
+        // The changelog of the version the package manager offers names the fix
+        // (`hvguard update status` read it): that upgrade is one command away.
+        DecisionSource::Changelog { package: of, version, .. } if decision.fixed_in.is_some() => {
+            format!(
+                "Upgrade the packages built from {} to {version} or later: the package manager already offers it (its {of} changelog names {} as fixed). Run `hvguard update status`, then `hvguard update apply`.",
+                package.source, advisory.id
+            )
+        }
         DecisionSource::Changelog { package: of, version, .. } => format!(
             "No fixed {} package in {} yet: the {of} changelog reopened {} in {version}; {}. Limit exposure of {} until {} ships a fix.",
             package.source,

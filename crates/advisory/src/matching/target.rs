@@ -4,7 +4,7 @@
 
 use std::path::{Path, PathBuf};
 
-use hvguard_core::{DeviceInventory, HypervisorKind, PackageRef, Snapshot, VersionSource};
+use hvguard_core::{DeviceInventory, HypervisorKind, PackageRef, Probe, Snapshot, VersionSource};
 
 use crate::{Advisory, Product};
 
@@ -97,7 +97,11 @@ pub fn concerns(advisory: &Advisory, target: &Target<'_>) -> bool {
     }
 }
 
-fn describe_source(source: Option<VersionSource>, kata_release: Option<&str>) -> String {
+fn describe_source(
+    source: Option<VersionSource>,
+    kata_release: Option<&str>,
+    note: Option<&str>,
+) -> String {
     match source {
         Some(VersionSource::BinaryString) => "the binary's embedded version string".into(),
         Some(VersionSource::Package) => "the owning package's version".into(),
@@ -106,7 +110,10 @@ fn describe_source(source: Option<VersionSource>, kata_release: Option<&str>) ->
             kata_release.unwrap_or("?")
         ),
         Some(VersionSource::Exec) => "`--version` output".into(),
-        None => "nowhere (version unknown)".into(),
+        None => match note {
+            Some(note) => format!("nowhere: {note}"),
+            None => "nowhere (version unknown)".into(),
+        },
     }
 }
 
@@ -121,15 +128,19 @@ pub fn targets(snapshot: &Snapshot) -> Vec<Target<'_>> {
                 product: product_of(h.kind)?,
                 kind: Some(h.kind),
                 version: h.version.as_deref(),
-                version_from: describe_source(h.version_source, h.kata_release.as_deref()),
+                version_from: describe_source(
+                    h.version_source,
+                    h.kata_release.as_deref(),
+                    h.version_note.as_deref(),
+                ),
                 package: h.package.as_ref(),
                 used_by: &h.used_by,
                 devices: h.devices.as_ref(),
             })
         })
         .collect();
-    if let Some(install) = snapshot.kata_install.value() {
-        out.push(Target {
+    match &snapshot.kata_install {
+        Probe::Found { value: install } => out.push(Target {
             path: &install.path,
             product: Product::Kata,
             kind: None,
@@ -138,7 +149,30 @@ pub fn targets(snapshot: &Snapshot) -> Vec<Target<'_>> {
             package: None,
             used_by: &[],
             devices: None,
-        });
+        }),
+        // No static Kata install: nothing of Kata's own to judge.
+        Probe::Absent { .. } => {}
+        // A VERSION file that is there but cannot be read (a directory, a FIFO, refused):
+        // every Kata advisory is judged "unknown" and listed, never silently dropped.
+        unreadable => out.push(Target {
+            path: match unreadable {
+                Probe::Denied { path } => path,
+                _ => Path::new(KATA_VERSION_FILE),
+            },
+            product: Product::Kata,
+            kind: None,
+            version: None,
+            version_from: format!(
+                "nowhere: the Kata release is unknown ({})",
+                unreadable.unknown_reason().unwrap_or_default()
+            ),
+            package: None,
+            used_by: &[],
+            devices: None,
+        }),
     }
     out
 }
+
+/// Where the static Kata install records its release.
+const KATA_VERSION_FILE: &str = "/opt/kata/VERSION";

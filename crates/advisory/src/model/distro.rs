@@ -37,6 +37,21 @@ pub struct DistroFix {
     /// The distro's urgency, as written (`low`, `not yet assigned`, `unimportant`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub urgency: Option<String>,
+    /// Set when the fact was read from a package changelog (`hvguard update status` reads
+    /// the changelog of the version the package manager would install) instead of a tracker.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub changelog: Option<ChangelogSource>,
+}
+
+/// The changelog a [`DistroFix`] was read from.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
+pub struct ChangelogSource {
+    /// The binary package whose `changelog.Debian.gz` was read (`qemu-system-x86`).
+    pub package: String,
+    /// That package's version (the candidate, not the installed one).
+    pub package_version: String,
+    /// The 1-based line of the entry's header in the decompressed changelog.
+    pub line: u32,
 }
 
 /// A distro fact about one CVE, as a tracker feed gives it (the CVE is the key that joins

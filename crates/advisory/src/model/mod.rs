@@ -10,7 +10,7 @@ use jiff::civil::Date;
 use serde::{Deserialize, Serialize};
 
 pub use self::cvss::{Cvss, CvssScore};
-pub use distro::{DistroAdvisory, DistroFix, DistroStatus};
+pub use distro::{ChangelogSource, DistroAdvisory, DistroFix, DistroStatus};
 pub use product::{Product, ProductParseError};
 pub use range::{
     describe_ranges, Affected, Assessment, Event, ExactVersion, FixFact, FixKind, Range, Ranges,

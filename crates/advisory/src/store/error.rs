@@ -1,4 +1,5 @@
 //! The store's error type: every variant names the store file (or the input) it is about.
+//! Messages carry their cause's text; no variant exposes it again as a `source()`.
 
 use std::path::PathBuf;
 
@@ -8,24 +9,24 @@ use crate::ImportError;
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
     /// SQLite refused an operation on the store.
-    #[error("{}: {message}: {source}", .path.display())]
+    #[error("{}: {message}: {cause}", .path.display())]
     Sqlite {
         /// The store file.
         path: PathBuf,
         /// What hvguard was doing.
         message: String,
         /// SQLite's error.
-        source: rusqlite::Error,
+        cause: rusqlite::Error,
     },
     /// A file-system operation on the store or its temporary copy failed.
-    #[error("{}: {message}: {source}", .path.display())]
+    #[error("{}: {message}: {cause}", .path.display())]
     Io {
         /// The file.
         path: PathBuf,
         /// What hvguard was doing.
         message: String,
         /// The cause.
-        source: std::io::Error,
+        cause: std::io::Error,
     },
     /// The store was written by a newer hvguard whose schema this one does not know.
     #[error(
@@ -78,6 +79,31 @@ pub enum StoreError {
         /// Why.
         reason: String,
     },
+    /// Another writer held the store lock for longer than this one would wait.
+    #[error(
+        "{}: another hvguard holds the store lock (a db update or import, or an advisories \
+         --new/--notify run); gave up after {waited_ms} ms, nothing was changed",
+        .path.display()
+    )]
+    Locked {
+        /// The lock file.
+        path: PathBuf,
+        /// How long this writer waited.
+        waited_ms: u128,
+    },
+    /// A feed with no records would wipe (or record as empty) a source: refused unless the
+    /// caller asked for it (`--replace`).
+    #[error(
+        "{source_name}: the feed holds no records; writing it would remove the {existing} \
+         record(s) this source brought before (a truncated download or a broken mirror looks \
+         exactly like this); pass --replace to write it anyway. The store is unchanged"
+    )]
+    EmptySource {
+        /// The source's name.
+        source_name: String,
+        /// Records the store holds from it now.
+        existing: u64,
+    },
     /// No store location could be worked out (no `--db`, no HOME, no XDG_DATA_HOME).
     #[error("no advisory store location: pass --db FILE, or set HOME or XDG_DATA_HOME")]
     NoLocation,
@@ -87,24 +113,24 @@ impl StoreError {
     pub(crate) fn sqlite(
         path: impl Into<PathBuf>,
         message: impl Into<String>,
-        source: rusqlite::Error,
+        cause: rusqlite::Error,
     ) -> Self {
         StoreError::Sqlite {
             path: path.into(),
             message: message.into(),
-            source,
+            cause,
         }
     }
 
     pub(crate) fn io(
         path: impl Into<PathBuf>,
         message: impl Into<String>,
-        source: std::io::Error,
+        cause: std::io::Error,
     ) -> Self {
         StoreError::Io {
             path: path.into(),
             message: message.into(),
-            source,
+            cause,
         }
     }
 }

@@ -2,8 +2,13 @@
 //! and `advisories`, replaced atomically by `db import` and `db update`.
 
 mod error;
+mod evidence;
+pub mod history;
 mod location;
+mod lock;
+mod migrate;
 mod schema;
+mod state;
 mod update;
 
 use std::collections::BTreeMap;
@@ -12,9 +17,14 @@ use std::path::{Path, PathBuf};
 use rusqlite::{Connection, OpenFlags};
 
 pub use error::StoreError;
+pub use evidence::{apply_changelog_evidence, ChangelogEvidence};
 pub use location::{store_path, store_path_for, SYSTEM_STORE};
+pub use lock::StoreLock;
 pub use schema::SCHEMA_VERSION;
-pub use update::{update_store, ImportBatch, Progress, SourceInfo, UpdateSummary};
+pub use state::{PendingAlert, SeenKey, StateScope, StateStore};
+pub use update::{
+    update_store, update_store_with, ImportBatch, Progress, SourceInfo, UpdateSummary, WriteOptions,
+};
 
 use crate::model::{Advisory, DistroAdvisory, DistroFix, EpssScore, KevEntry};
 
@@ -63,7 +73,7 @@ pub struct StoreStatus {
     pub epss: u64,
     /// Distro verdicts stored.
     pub distro: u64,
-    /// (advisory, binary) pairs already reported by `advisories --new`.
+    /// (host, root, advisory, binary) entries remembered by `advisories --new`/`--notify`.
     pub seen: u64,
 }
 
@@ -90,32 +100,68 @@ impl Store {
         })
     }
 
-    /// Opens a store for recording `seen` state, creating an empty one (with its parent
-    /// folder) when the file does not exist yet.
+    /// Opens the store at `path` for writing in place, creating it (and its folder) when
+    /// missing and upgrading an older schema, under the store lock.
     pub fn open_or_create(path: &Path) -> Result<Store, StoreError> {
-        let fresh = !path.exists();
-        if fresh {
-            if let Some(parent) = path.parent().filter(|p| !p.as_os_str().is_empty()) {
-                std::fs::create_dir_all(parent)
-                    .map_err(|e| StoreError::io(parent, "creating the store folder", e))?;
-            }
+        if let Some(parent) = path.parent().filter(|p| !p.as_os_str().is_empty()) {
+            std::fs::create_dir_all(parent)
+                .map_err(|e| StoreError::io(parent, "creating the store folder", e))?;
         }
-        let conn = Connection::open(path)
-            .map_err(|e| StoreError::sqlite(path, "opening the advisory store", e))?;
-        if fresh {
-            schema::create(&conn, path)?;
-        } else {
-            schema::check(&conn, path)?;
-        }
+        let _lock = lock::StoreLock::acquire(path, journal_lock_wait())?;
+        let conn = Self::open_locked(path)?;
         Ok(Store {
             path: path.to_path_buf(),
             conn,
         })
     }
 
+    /// Opens a read-write connection; the caller holds the store lock, so no update can
+    /// rename a new file over the store while the schema is created or upgraded.
+    fn open_locked(path: &Path) -> Result<Connection, StoreError> {
+        let fresh = !path.exists();
+        let mut conn = Connection::open(path)
+            .map_err(|e| StoreError::sqlite(path, "opening the advisory store", e))?;
+        if fresh {
+            schema::create(&conn, path)?;
+        } else {
+            migrate::upgrade(&mut conn, path)?;
+        }
+        Ok(conn)
+    }
+
     /// The store file.
     pub fn path(&self) -> &Path {
         &self.path
+    }
+
+    /// Runs `write` in one SQLite transaction while holding the store's update lock (waiting
+    /// up to `wait` for a running `db update`), so that rows written in place are never lost
+    /// to an update that copied the store before them. Other crates keep their own tables in
+    /// the store this way (the update journal); each creates its tables with
+    /// `CREATE TABLE IF NOT EXISTS` inside `write`.
+    pub fn write_locked<T>(
+        &mut self,
+        wait: std::time::Duration,
+        write: impl FnOnce(&rusqlite::Transaction<'_>, &Path) -> Result<T, StoreError>,
+    ) -> Result<T, StoreError> {
+        let _lock = lock::StoreLock::acquire(&self.path, wait)?;
+        let path = self.path.clone();
+        // A `db update` may have renamed a new file over the store since this connection was
+        // opened; writing through the old one would land in the replaced file and be lost.
+        self.conn = Self::open_locked(&path)?;
+        let tx = self
+            .conn
+            .transaction()
+            .map_err(|e| StoreError::sqlite(&path, "starting a transaction", e))?;
+        let out = write(&tx, &path)?;
+        tx.commit()
+            .map_err(|e| StoreError::sqlite(&path, "committing", e))?;
+        Ok(out)
+    }
+
+    /// The open connection, for reading tables other crates keep in the store.
+    pub fn connection(&self) -> &Connection {
+        &self.conn
     }
 
     /// Every stored advisory, sorted by id: the records of all its sources merged
@@ -131,6 +177,12 @@ impl Store {
             .into_values()
             .filter_map(crate::merge::merge_records)
             .collect();
+        self.apply_stored_facts(&mut advisories)?;
+        Ok(advisories)
+    }
+
+    /// Joins the stored KEV, EPSS and distro facts onto `advisories` (stored or shipped).
+    pub fn apply_stored_facts(&self, advisories: &mut [Advisory]) -> Result<(), StoreError> {
         // Several sources may flag one CVE: the first source by name, whatever the order
         // of the imports.
         let mut kev: BTreeMap<String, KevEntry> = BTreeMap::new();
@@ -142,8 +194,8 @@ impl Store {
         let epss = self.epss()?;
         let distro: Vec<DistroAdvisory> =
             self.rows("SELECT id, json FROM distro ORDER BY id, distro, release, package, source")?;
-        crate::apply_facts(&mut advisories, &kev, &epss, &distro);
-        Ok(advisories)
+        crate::apply_facts(advisories, &kev, &epss, &distro);
+        Ok(())
     }
 
     fn epss(&self) -> Result<BTreeMap<String, EpssScore>, StoreError> {
@@ -293,38 +345,6 @@ impl Store {
             seen: self.count("SELECT COUNT(*) FROM seen")?,
         })
     }
-
-    /// Records that each (advisory id, binary path) pair was reported at `now`, and returns
-    /// the pairs that had never been recorded before, in input order. One transaction: a
-    /// failure records none of them.
-    pub fn record_seen(
-        &mut self,
-        pairs: &[(String, String)],
-        now: &str,
-    ) -> Result<Vec<(String, String)>, StoreError> {
-        let path = self.path.clone();
-        let sql_err = |e| StoreError::sqlite(&path, "recording reported advisories", e);
-        let tx = self.conn.transaction().map_err(sql_err)?;
-        let mut fresh = Vec::new();
-        {
-            let mut stmt = tx
-                .prepare(
-                    "INSERT OR IGNORE INTO seen (advisory, binary, first_seen) VALUES (?1, ?2, ?3)",
-                )
-                .map_err(sql_err)?;
-            for (id, binary) in pairs {
-                if stmt
-                    .execute([id, binary, &now.to_owned()])
-                    .map_err(sql_err)?
-                    == 1
-                {
-                    fresh.push((id.clone(), binary.clone()));
-                }
-            }
-        }
-        tx.commit().map_err(sql_err)?;
-        Ok(fresh)
-    }
 }
 
 /// Where the advisories a command matches came from.
@@ -339,14 +359,30 @@ pub enum AdvisoryOrigin {
 /// The advisories to match: the store's when it exists and holds any, else the shipped
 /// snapshot. A store that exists but cannot be read (junk, newer schema) is an error, never
 /// a silent fallback: the operator asked for that store.
+///
+/// Package-changelog evidence recorded by `hvguard update status` is joined in either case:
+/// a store holding only that evidence still uses the shipped advisories.
 pub fn load_advisories(path: &Path) -> Result<(Vec<Advisory>, AdvisoryOrigin), StoreError> {
     if path.exists() {
-        let advisories = Store::open_readonly(path)?.advisories()?;
-        if !advisories.is_empty() {
-            return Ok((advisories, AdvisoryOrigin::Store(path.to_path_buf())));
-        }
+        let store = Store::open_readonly(path)?;
+        let mut advisories = store.advisories()?;
+        let evidence = store.changelog_evidence()?;
+        let origin = if advisories.is_empty() {
+            advisories = crate::shipped_snapshot()?;
+            store.apply_stored_facts(&mut advisories)?;
+            AdvisoryOrigin::Shipped
+        } else {
+            AdvisoryOrigin::Store(path.to_path_buf())
+        };
+        apply_changelog_evidence(&mut advisories, &evidence);
+        return Ok((advisories, origin));
     }
     Ok((crate::shipped_snapshot()?, AdvisoryOrigin::Shipped))
+}
+
+/// How long an in-place write waits for a running `db update` to release the store.
+pub fn journal_lock_wait() -> std::time::Duration {
+    std::time::Duration::from_secs(120)
 }
 
 /// A distro fact row keyed like the `distro` table.

@@ -7,18 +7,24 @@ use rusqlite::{Connection, OptionalExtension};
 
 use super::StoreError;
 
-/// The schema this build writes and reads. Bump it on any incompatible table change.
+/// The schema this build writes and reads. Bump it on any incompatible table change, with an
+/// upgrade step in `migrate.rs`:
 ///
-/// Version 2 keeps one row per (record, source) in every fact table, so that importing the
-/// same records in another order gives the same store (docs/advisory-store.md). Version 1
-/// stores are migrated in place on the next import or update.
-pub const SCHEMA_VERSION: i64 = 2;
+/// - 1: the first store.
+/// - 2: `seen` is keyed by host identity and root as well, and records whether each
+///   finding was listed by `advisories --new` and when it was delivered to a webhook.
+/// - 3: history, baseline and digest-cache tables.
+/// - 4: one row per (record, source) in every fact table, so that importing the same
+///   records in another order gives the same store (docs/advisory-store.md).
+pub const SCHEMA_VERSION: i64 = 4;
 
-/// Every table. `advisories.json` holds the whole serde [`crate::Advisory`] so that a model
-/// field added later needs no migration; `advisory_products` indexes the product names.
+/// The tables of schema version 1 (later versions add or reshape theirs through the steps of
+/// `migrate.rs`, on a fresh store too, so fresh and upgraded stores are alike).
+/// `advisories.json` holds the whole serde [`crate::Advisory`] so that a model field added
+/// later needs no migration; `advisory_products` indexes the product names.
 /// KEV, EPSS and distro facts live in their own tables and are joined at load time, so a
 /// KEV refresh reaches advisories imported before or after it.
-const CREATE: &str = "
+pub(crate) const CREATE: &str = "
 CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
 CREATE TABLE sources (
     name TEXT PRIMARY KEY,
@@ -29,14 +35,54 @@ CREATE TABLE sources (
     size INTEGER NOT NULL,
     sha256 TEXT
 );
+CREATE TABLE advisories (id TEXT PRIMARY KEY, source TEXT NOT NULL, json TEXT NOT NULL);
+CREATE INDEX advisories_source ON advisories(source);
+CREATE TABLE advisory_products (
+    id TEXT NOT NULL, product TEXT NOT NULL, PRIMARY KEY (id, product)
+);
+CREATE INDEX advisory_products_product ON advisory_products(product);
+CREATE TABLE kev (cve TEXT PRIMARY KEY, source TEXT NOT NULL, json TEXT NOT NULL);
+CREATE TABLE epss (
+    cve TEXT PRIMARY KEY, source TEXT NOT NULL, epss REAL NOT NULL, percentile REAL NOT NULL
+);
+CREATE TABLE distro (
+    id TEXT NOT NULL, distro TEXT NOT NULL, release TEXT NOT NULL, package TEXT NOT NULL,
+    source TEXT NOT NULL, json TEXT NOT NULL,
+    PRIMARY KEY (id, distro, release, package)
+);
 CREATE TABLE seen (
     advisory TEXT NOT NULL, binary TEXT NOT NULL, first_seen TEXT NOT NULL,
     PRIMARY KEY (advisory, binary)
 );
 ";
 
-/// The tables keyed by record and source (schema 2).
-const FACT_TABLES: &str = "
+/// Version 1 to 2. Version 1 rows were marked before anything was shown or sent and did
+/// not say for which host, so they move to the empty (legacy) scope as listed and
+/// delivered; the first host that records state adopts them (see `state.rs`).
+pub(crate) const V1_TO_V2: &str = "
+CREATE TABLE seen_v2 (
+    host TEXT NOT NULL, root TEXT NOT NULL, advisory TEXT NOT NULL, binary TEXT NOT NULL,
+    first_seen TEXT NOT NULL, listed INTEGER NOT NULL DEFAULT 0, notified_at TEXT,
+    PRIMARY KEY (host, root, advisory, binary)
+);
+INSERT INTO seen_v2 (host, root, advisory, binary, first_seen, listed, notified_at)
+    SELECT '', '', advisory, binary, first_seen, 1, first_seen FROM seen;
+DROP TABLE seen;
+ALTER TABLE seen_v2 RENAME TO seen;
+";
+
+/// Version 3 to 4: every fact table keyed by (record, source), so that a later import never
+/// overwrites what another source said. A version 3 row (one per record id: the last import
+/// won) is kept under the source that wrote it; the product index learns that source from
+/// the advisory row of its id.
+pub(crate) const V3_TO_V4: &str = "
+DROP INDEX IF EXISTS advisories_source;
+DROP INDEX IF EXISTS advisory_products_product;
+ALTER TABLE advisories RENAME TO advisories_v3;
+ALTER TABLE advisory_products RENAME TO advisory_products_v3;
+ALTER TABLE kev RENAME TO kev_v3;
+ALTER TABLE epss RENAME TO epss_v3;
+ALTER TABLE distro RENAME TO distro_v3;
 CREATE TABLE advisories (
     id TEXT NOT NULL, source TEXT NOT NULL, json TEXT NOT NULL, PRIMARY KEY (id, source)
 );
@@ -58,56 +104,26 @@ CREATE TABLE distro (
     source TEXT NOT NULL, json TEXT NOT NULL,
     PRIMARY KEY (id, distro, release, package, source)
 );
-";
-
-/// Moves a schema 1 store (one row per record id: the last import won) to schema 2. Every
-/// row is kept under the source that wrote it.
-const MIGRATE_1_TO_2: &str = "
-DROP INDEX IF EXISTS advisories_source;
-DROP INDEX IF EXISTS advisory_products_product;
-ALTER TABLE advisories RENAME TO advisories_v1;
-ALTER TABLE advisory_products RENAME TO advisory_products_v1;
-ALTER TABLE kev RENAME TO kev_v1;
-ALTER TABLE epss RENAME TO epss_v1;
-ALTER TABLE distro RENAME TO distro_v1;
-";
-
-const COPY_1_TO_2: &str = "
-INSERT INTO advisories (id, source, json) SELECT id, source, json FROM advisories_v1;
+INSERT INTO advisories (id, source, json) SELECT id, source, json FROM advisories_v3;
 INSERT OR IGNORE INTO advisory_products (id, product, source)
-    SELECT p.id, p.product, a.source FROM advisory_products_v1 p
-    JOIN advisories_v1 a ON a.id = p.id;
-INSERT INTO kev (cve, source, json) SELECT cve, source, json FROM kev_v1;
-INSERT INTO epss (cve, source, epss, percentile) SELECT cve, source, epss, percentile FROM epss_v1;
+    SELECT p.id, p.product, a.source FROM advisory_products_v3 p
+    JOIN advisories_v3 a ON a.id = p.id;
+INSERT INTO kev (cve, source, json) SELECT cve, source, json FROM kev_v3;
+INSERT INTO epss (cve, source, epss, percentile) SELECT cve, source, epss, percentile FROM epss_v3;
 INSERT INTO distro (id, distro, release, package, source, json)
-    SELECT id, distro, release, package, source, json FROM distro_v1;
-DROP TABLE advisories_v1;
-DROP TABLE advisory_products_v1;
-DROP TABLE kev_v1;
-DROP TABLE epss_v1;
-DROP TABLE distro_v1;
-UPDATE meta SET value = '2' WHERE key = 'schema_version';
+    SELECT id, distro, release, package, source, json FROM distro_v3;
+DROP TABLE advisories_v3;
+DROP TABLE advisory_products_v3;
+DROP TABLE kev_v3;
+DROP TABLE epss_v3;
+DROP TABLE distro_v3;
 ";
-
-/// Brings a store this build can read up to [`SCHEMA_VERSION`], in one transaction.
-pub(crate) fn migrate(conn: &mut Connection, path: &Path) -> Result<(), StoreError> {
-    if check(conn, path)? >= SCHEMA_VERSION {
-        return Ok(());
-    }
-    let tx = conn
-        .transaction()
-        .map_err(|e| StoreError::sqlite(path, "starting the schema migration", e))?;
-    let script = format!("{MIGRATE_1_TO_2}{FACT_TABLES}{COPY_1_TO_2}");
-    tx.execute_batch(&script)
-        .map_err(|e| StoreError::sqlite(path, "migrating the store from schema 1 to 2", e))?;
-    tx.commit()
-        .map_err(|e| StoreError::sqlite(path, "committing the schema migration", e))
-}
 
 /// Creates every table in an empty database and records the schema version.
 pub(crate) fn create(conn: &Connection, path: &Path) -> Result<(), StoreError> {
-    conn.execute_batch(&format!("{CREATE}{FACT_TABLES}"))
+    conn.execute_batch(CREATE)
         .map_err(|e| StoreError::sqlite(path, "creating the tables", e))?;
+    super::migrate::create_later_tables(conn, path)?;
     conn.execute(
         "INSERT INTO meta (key, value) VALUES ('schema_version', ?1)",
         [SCHEMA_VERSION.to_string()],

@@ -4,10 +4,12 @@
 
 use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
+use std::time::Duration;
 
 use rusqlite::{params, Connection, Transaction};
 
-use super::{distro_key, schema, Store, StoreError};
+use super::lock::{sibling, StoreLock};
+use super::{distro_key, migrate, schema, Store, StoreError};
 use crate::import::Imported;
 
 /// Where one batch of records came from.
@@ -67,8 +69,8 @@ impl SourceInfo {
 fn sha256_file(path: &Path) -> Result<String, StoreError> {
     use sha2::{Digest, Sha256};
     use std::io::Read;
-    let mut file =
-        std::fs::File::open(path).map_err(|e| StoreError::io(path, "hashing the file", e))?;
+    let (mut file, _) = hvguard_core::operator_file::open_regular(path)
+        .map_err(|e| StoreError::io(path, "hashing the file", e))?;
     let mut hasher = Sha256::new();
     let mut buf = vec![0u8; 64 * 1024];
     loop {
@@ -118,7 +120,29 @@ pub struct UpdateSummary {
 /// Progress is reported every this many records (and at the end).
 const PROGRESS_EVERY: u64 = 256;
 
-/// Writes `batches` into the store at `path` (created when missing) atomically.
+/// How an update may change the store.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct WriteOptions {
+    /// Write a batch that holds no records (it removes what its source brought before).
+    /// Off by default: an empty feed is far more often a truncated download, a broken
+    /// mirror or a hostile server than a source that really has nothing left.
+    pub replace_empty: bool,
+    /// How long to wait for another writer (an update, or `advisories --new/--notify`)
+    /// to release the store lock.
+    pub lock_wait: Duration,
+}
+
+impl Default for WriteOptions {
+    fn default() -> Self {
+        Self {
+            replace_empty: false,
+            lock_wait: Duration::from_secs(120),
+        }
+    }
+}
+
+/// Writes `batches` into the store at `path` (created when missing) atomically, with the
+/// default [`WriteOptions`].
 ///
 /// `progress` is called as records are written; returning `Err(reason)` stops the update,
 /// which then fails with [`StoreError::Interrupted`] and leaves the old store untouched.
@@ -128,16 +152,27 @@ pub fn update_store(
     now: &str,
     progress: &mut dyn FnMut(Progress) -> Result<(), String>,
 ) -> Result<UpdateSummary, StoreError> {
+    update_store_with(path, batches, now, WriteOptions::default(), progress)
+}
+
+/// [`update_store`] with explicit [`WriteOptions`].
+pub fn update_store_with(
+    path: &Path,
+    batches: &[ImportBatch],
+    now: &str,
+    options: WriteOptions,
+    progress: &mut dyn FnMut(Progress) -> Result<(), String>,
+) -> Result<UpdateSummary, StoreError> {
     if let Some(parent) = path.parent().filter(|p| !p.as_os_str().is_empty()) {
         std::fs::create_dir_all(parent)
             .map_err(|e| StoreError::io(parent, "creating the store folder", e))?;
     }
-    // Held until the end of the update: two concurrent updates would each rename their
-    // copy over the store and the first one's records would silently vanish.
-    let _lock = lock(path)?;
+    // Held until the end of the update: a concurrent writer would either rename its copy
+    // over ours or write rows into the file we are about to replace, and lose them.
+    let _lock = StoreLock::acquire(path, options.lock_wait)?;
     remove_stale_temps(path);
     let temp = temp_path(path);
-    let result = build_and_swap(path, &temp, batches, now, progress);
+    let result = build_and_swap(path, &temp, batches, now, options, progress);
     if result.is_err() {
         remove_temp(&temp);
     }
@@ -149,12 +184,17 @@ fn build_and_swap(
     temp: &Path,
     batches: &[ImportBatch],
     now: &str,
+    options: WriteOptions,
     progress: &mut dyn FnMut(Progress) -> Result<(), String>,
 ) -> Result<UpdateSummary, StoreError> {
     copy_or_create(path, temp)?;
     let mut conn =
         Connection::open(temp).map_err(|e| StoreError::sqlite(temp, "opening the new store", e))?;
-    schema::migrate(&mut conn, temp)?;
+    // An older store is upgraded in the copy: the rename below publishes both at once.
+    migrate::upgrade(&mut conn, temp)?;
+    if !options.replace_empty {
+        refuse_empty_batches(&conn, temp, batches)?;
+    }
     let tx = conn
         .transaction()
         .map_err(|e| StoreError::sqlite(temp, "starting the import transaction", e))?;
@@ -202,35 +242,27 @@ fn temp_path(path: &Path) -> PathBuf {
     sibling(path, &format!("tmp-{}", std::process::id()))
 }
 
-/// An exclusive `flock` on `.NAME.lock` beside the store; refused at once when another
-/// update holds it.
-fn lock(path: &Path) -> Result<std::fs::File, StoreError> {
-    let lock_path = sibling(path, "lock");
-    let file = std::fs::OpenOptions::new()
-        .create(true)
-        .truncate(false)
-        .write(true)
-        .open(&lock_path)
-        .map_err(|e| StoreError::io(&lock_path, "creating the update lock", e))?;
-    rustix::fs::flock(&file, rustix::fs::FlockOperation::NonBlockingLockExclusive).map_err(
-        |e| {
-            StoreError::io(
-                &lock_path,
-                "another hvguard is updating this store (lock held)",
-                e.into(),
-            )
-        },
-    )?;
-    Ok(file)
-}
-
-/// `.NAME.SUFFIX` beside the store.
-fn sibling(path: &Path, suffix: &str) -> PathBuf {
-    let name = path
-        .file_name()
-        .map(|n| n.to_string_lossy().into_owned())
-        .unwrap_or_else(|| "advisories.db".into());
-    path.with_file_name(format!(".{name}.{suffix}"))
+/// A batch with no records would silently wipe its source: refused, naming the source and
+/// what it would remove.
+fn refuse_empty_batches(
+    conn: &Connection,
+    temp: &Path,
+    batches: &[ImportBatch],
+) -> Result<(), StoreError> {
+    let Some(batch) = batches.iter().find(|b| b.records() == 0) else {
+        return Ok(());
+    };
+    let existing: i64 = conn
+        .query_row(
+            "SELECT COALESCE((SELECT records FROM sources WHERE name = ?1), 0)",
+            [&batch.source.name],
+            |row| row.get(0),
+        )
+        .map_err(|e| StoreError::sqlite(temp, "reading the source's records", e))?;
+    Err(StoreError::EmptySource {
+        source_name: batch.source.name.clone(),
+        existing: u64::try_from(existing).unwrap_or(0),
+    })
 }
 
 /// Copies left by a killed update; safe to remove because the caller holds the lock.

@@ -1,6 +1,7 @@
 //! CPU flags: hardware virtualisation support, and whether this host is itself a VM.
 
 use super::{known, location, paths};
+use crate::catalogue::Check;
 use crate::emit::Hit;
 use crate::{Emitter, Rule, RuleMeta};
 use hvguard_core::{CpuInfo, Severity, Snapshot};
@@ -17,7 +18,7 @@ pub(super) const VIRTUALIZATION_EXTENSIONS_MISSING: Rule = Rule {
             "https://github.com/kata-containers/kata-containers#hardware-requirements",
         ],
     },
-    check: virtualization_extensions_missing,
+    check: Check::Snapshot(virtualization_extensions_missing),
 };
 
 pub(super) const NESTED_HOST: Rule = Rule {
@@ -32,7 +33,7 @@ pub(super) const NESTED_HOST: Rule = Rule {
             "https://docs.kernel.org/admin-guide/hw-vuln/index.html",
         ],
     },
-    check: nested_host,
+    check: Check::Snapshot(nested_host),
 };
 
 /// Hardware virtualisation flags present, for evidence: an empty list is itself the evidence.

@@ -1,6 +1,7 @@
 //! UEFI Secure Boot: the chain that keeps an unsigned kernel or module off the host.
 
 use super::{known, location, paths};
+use crate::catalogue::Check;
 use crate::emit::Hit;
 use crate::{Emitter, Rule, RuleMeta};
 use hvguard_core::{BootMode, Severity, Snapshot};
@@ -18,7 +19,7 @@ pub(super) const SECURE_BOOT_DISABLED: Rule = Rule {
             "https://man7.org/linux/man-pages/man7/kernel_lockdown.7.html",
         ],
     },
-    check: secure_boot_disabled,
+    check: Check::Snapshot(secure_boot_disabled),
 };
 
 fn secure_boot_disabled(meta: &RuleMeta, snapshot: &Snapshot, out: &mut Emitter) {

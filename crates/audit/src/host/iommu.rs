@@ -2,6 +2,7 @@
 
 use super::kata_context::vfio_enablers;
 use super::{known, location, paths};
+use crate::catalogue::Check;
 use crate::emit::Hit;
 use crate::{Emitter, Rule, RuleMeta};
 use hvguard_core::{IommuFacts, Probe, Severity, Snapshot};
@@ -19,7 +20,7 @@ pub(super) const IOMMU_DISABLED: Rule = Rule {
             "https://github.com/kata-containers/kata-containers/blob/main/docs/use-cases/GPU-passthrough-and-Kata.md",
         ],
     },
-    check: iommu_disabled,
+    check: Check::Snapshot(iommu_disabled),
 };
 
 fn table(probe: &Probe<bool>, name: &str) -> String {

@@ -2,6 +2,7 @@
 //! the absence of a mandatory access control LSM, and swap.
 
 use super::{known, location, paths};
+use crate::catalogue::Check;
 use crate::emit::Hit;
 use crate::{Emitter, Rule, RuleMeta};
 use hvguard_core::{Severity, Snapshot};
@@ -18,7 +19,7 @@ pub(super) const KSM_ENABLED: Rule = Rule {
             "https://www.usenix.org/conference/usenixsecurity16/technical-sessions/presentation/razavi",
         ],
     },
-    check: ksm_enabled,
+    check: Check::Snapshot(ksm_enabled),
 };
 
 pub(super) const UNPRIVILEGED_BPF: Rule = Rule {
@@ -34,7 +35,7 @@ pub(super) const UNPRIVILEGED_BPF: Rule = Rule {
             "https://www.cve.org/CVERecord?id=CVE-2022-23222",
         ],
     },
-    check: unprivileged_bpf,
+    check: Check::Snapshot(unprivileged_bpf),
 };
 
 pub(super) const NO_MANDATORY_ACCESS_CONTROL: Rule = Rule {
@@ -50,7 +51,7 @@ pub(super) const NO_MANDATORY_ACCESS_CONTROL: Rule = Rule {
             "https://docs.kernel.org/admin-guide/LSM/SELinux.html",
         ],
     },
-    check: no_mandatory_access_control,
+    check: Check::Snapshot(no_mandatory_access_control),
 };
 
 pub(super) const SWAP_ENABLED: Rule = Rule {
@@ -65,7 +66,7 @@ pub(super) const SWAP_ENABLED: Rule = Rule {
             "https://kubernetes.io/docs/concepts/cluster-administration/swap-memory-management/",
         ],
     },
-    check: swap_enabled,
+    check: Check::Snapshot(swap_enabled),
 };
 
 fn ksm_enabled(meta: &RuleMeta, snapshot: &Snapshot, out: &mut Emitter) {

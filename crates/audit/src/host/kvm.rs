@@ -1,6 +1,7 @@
 //! `/dev/kvm`: is hardware virtualisation usable, and by whom.
 
 use super::{known, location, paths};
+use crate::catalogue::Check;
 use crate::emit::Hit;
 use crate::{Emitter, Rule, RuleMeta};
 use hvguard_core::{FileKind, FileStat, Probe, Severity, Snapshot};
@@ -13,14 +14,14 @@ pub(super) const KVM_UNAVAILABLE: Rule = Rule {
         id: "host.kvm-unavailable",
         title: "KVM is not available",
         severity: Severity::High,
-        fires_when: "/dev/kvm is absent or not a character device, or (on the live root) it cannot be opened or KVM_GET_API_VERSION fails",
+        fires_when: "/dev/kvm is absent or not a character device, or (on the live root) it cannot be opened or KVM_GET_API_VERSION fails; permission denied is unknown, not a finding",
         remediation: "Enable VT-x/AMD-V in the firmware, load the KVM module for the CPU (`modprobe kvm_intel` or `modprobe kvm_amd`, persist it in /etc/modules-load.d/kvm.conf), and check that `ls -l /dev/kvm` shows a character device",
         references: &[
             "https://docs.kernel.org/virt/kvm/api.html",
             "https://github.com/kata-containers/kata-containers#hardware-requirements",
         ],
     },
-    check: kvm_unavailable,
+    check: Check::Snapshot(kvm_unavailable),
 };
 
 pub(super) const KVM_DEVICE_PERMISSIONS: Rule = Rule {
@@ -35,7 +36,7 @@ pub(super) const KVM_DEVICE_PERMISSIONS: Rule = Rule {
             "https://www.freedesktop.org/software/systemd/man/latest/udev.html",
         ],
     },
-    check: kvm_device_permissions,
+    check: Check::Snapshot(kvm_device_permissions),
 };
 
 fn kind_name(kind: FileKind) -> &'static str {
@@ -102,6 +103,20 @@ fn kvm_unavailable(meta: &RuleMeta, snapshot: &Snapshot, out: &mut Emitter) {
             );
             let evidence = format!("KVM_GET_API_VERSION = {value}");
             out.finding(meta, Hit::new(meta.severity, message, evidence).at(at()));
+        }
+        // Refused to this user is not "KVM is broken": root may well use it. Unknown, and the
+        // reason says who asked.
+        Probe::Denied { path } => {
+            let who = match snapshot.collector_uid {
+                Some(uid) if uid != 0 => format!(
+                    "; the scan ran unprivileged (uid {uid}): run hvguard as root to check KVM"
+                ),
+                _ => String::new(),
+            };
+            out.unknown(
+                meta,
+                format!("permission denied opening {}{who}", path.display()),
+            );
         }
         probe => {
             let why = probe

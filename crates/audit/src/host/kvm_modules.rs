@@ -2,6 +2,7 @@
 
 use super::kata_context::confidential_guests;
 use super::{known, location, paths};
+use crate::catalogue::Check;
 use crate::emit::Hit;
 use crate::{Emitter, Rule, RuleMeta};
 use hvguard_core::{Severity, Snapshot};
@@ -19,7 +20,7 @@ pub(super) const NESTED_VIRTUALIZATION_ENABLED: Rule = Rule {
             "https://www.cve.org/CVERecord?id=CVE-2021-3653",
         ],
     },
-    check: nested_virtualization_enabled,
+    check: Check::Snapshot(nested_virtualization_enabled),
 };
 
 pub(super) const CONFIDENTIAL_COMPUTING_UNUSED: Rule = Rule {
@@ -36,7 +37,7 @@ pub(super) const CONFIDENTIAL_COMPUTING_UNUSED: Rule = Rule {
             "https://confidentialcontainers.org/docs/",
         ],
     },
-    check: confidential_computing_unused,
+    check: Check::Snapshot(confidential_computing_unused),
 };
 
 /// Module parameters are booleans (`Y`/`N`) on most kernels and integers on some.

@@ -1,6 +1,7 @@
 //! Kernel command-line switches that turn CPU side-channel mitigations off.
 
 use super::{known, location, paths};
+use crate::catalogue::Check;
 use crate::emit::Hit;
 use crate::{Emitter, Rule, RuleMeta};
 use hvguard_core::{Severity, Snapshot};
@@ -19,7 +20,7 @@ pub(super) const MITIGATIONS_DISABLED: Rule = Rule {
             "https://docs.kernel.org/admin-guide/hw-vuln/l1tf.html",
         ],
     },
-    check: mitigations_disabled,
+    check: Check::Snapshot(mitigations_disabled),
 };
 
 /// Flags that switch a mitigation off by their mere presence.

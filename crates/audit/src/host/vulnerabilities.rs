@@ -1,6 +1,7 @@
 //! CPU side channels as the kernel reports them: SMT state and the vulnerability files.
 
 use super::{known, location, paths};
+use crate::catalogue::Check;
 use crate::emit::Hit;
 use crate::{Emitter, Rule, RuleMeta};
 use hvguard_core::{Severity, Snapshot};
@@ -19,7 +20,7 @@ pub(super) const SMT_ENABLED: Rule = Rule {
             "https://docs.kernel.org/admin-guide/hw-vuln/core-scheduling.html",
         ],
     },
-    check: smt_enabled,
+    check: Check::Snapshot(smt_enabled),
 };
 
 pub(super) const CPU_VULNERABLE: Rule = Rule {
@@ -35,7 +36,7 @@ pub(super) const CPU_VULNERABLE: Rule = Rule {
             "https://www.kernel.org/doc/Documentation/ABI/testing/sysfs-devices-system-cpu",
         ],
     },
-    check: cpu_vulnerable,
+    check: Check::Snapshot(cpu_vulnerable),
 };
 
 /// Vulnerability files whose state depends on SMT being off, as the kernel says.

@@ -12,7 +12,10 @@ use super::toml_text::string_to_toml;
 use crate::emit::Hit;
 use crate::{Emitter, RuleMeta};
 use hvguard_core::version::UpstreamVersion;
-use hvguard_core::{Location, Probe, Severity, Snapshot};
+use hvguard_core::{
+    describe_readings, readings_in_play, ContainerdSemantics, Location, Probe, Severity, Snapshot,
+};
+use std::collections::{BTreeMap, BTreeSet};
 
 pub(crate) const PASSTHROUGH: RuleMeta = RuleMeta {
     id: "containerd.kata-annotations-passthrough",
@@ -60,10 +63,20 @@ fn passed_by(pattern: &str) -> Vec<&'static str> {
         .collect()
 }
 
+/// One finding in the making; runtime entries that give the same one (the same handler read
+/// alike by several containerd families) are reported once.
+struct Passthrough {
+    severity: Severity,
+    message: String,
+    readings: BTreeSet<ContainerdSemantics>,
+}
+
 pub(crate) fn check_passthrough(meta: &RuleMeta, snapshot: &Snapshot, emitter: &mut Emitter) {
     let old = older_than_4(&snapshot.kata_install);
+    let in_play = readings_in_play(&snapshot.containerd_binaries);
+    let mut hits: BTreeMap<(Location, String), Passthrough> = BTreeMap::new();
     for runtime in &snapshot.containerd {
-        if !runtime.runtime_type.starts_with("io.containerd.kata") {
+        if !runtime.runtime_type.starts_with("io.containerd.kata") || !runtime.seen_by(&in_play) {
             continue;
         }
         let mut passed: Vec<&str> = Vec::new();
@@ -103,23 +116,52 @@ pub(crate) fn check_passthrough(meta: &RuleMeta, snapshot: &Snapshot, emitter: &
             .iter()
             .map(|p| string_to_toml(p))
             .collect();
-        let hit = Hit::new(
-            severity,
-            format!(
-                "runtime {:?} ({}) forwards {} from pod specs through {}: {why}",
-                runtime.name,
-                runtime.runtime_type,
-                passed.join(", "),
-                offending.join(", "),
-            ),
-            format!("pod_annotations = [{}]", list.join(", ")),
-        )
-        .at(Location {
-            path: runtime.path.clone(),
+        let location = Location {
+            path: runtime.pod_annotations_file().to_path_buf(),
             line: Some(runtime.pod_annotations_line.unwrap_or(runtime.line)),
             key: Some(format!("runtimes.{}.pod_annotations", runtime.name)),
-        });
-        emitter.finding(meta, hit);
+        };
+        let evidence = format!("pod_annotations = [{}]", list.join(", "));
+        let message = format!(
+            "runtime {:?} ({}) forwards {} from pod specs through {}: {why}",
+            runtime.name,
+            runtime.runtime_type,
+            passed.join(", "),
+            offending.join(", "),
+        );
+        let readings: BTreeSet<ContainerdSemantics> = if runtime.readings.is_empty() {
+            in_play.clone()
+        } else {
+            runtime
+                .readings
+                .iter()
+                .filter(|r| in_play.contains(r))
+                .copied()
+                .collect()
+        };
+        let hit = hits
+            .entry((location, evidence))
+            .or_insert_with(|| Passthrough {
+                severity,
+                message,
+                readings: BTreeSet::new(),
+            });
+        hit.readings.extend(readings);
+    }
+    for ((location, evidence), hit) in hits {
+        let mut message = hit.message;
+        if hit.readings != in_play {
+            let versions = if in_play.len() == ContainerdSemantics::ALL.len() {
+                "the containerd version is unknown, so every release's reading is checked"
+            } else {
+                "the containerd binaries found read it differently"
+            };
+            message.push_str(&format!(
+                " (as {} reads the configuration; {versions})",
+                describe_readings(&hit.readings)
+            ));
+        }
+        emitter.finding(meta, Hit::new(hit.severity, message, evidence).at(location));
     }
 }
 

@@ -11,8 +11,8 @@ pub(crate) const BINARY_WRITABLE: RuleMeta = RuleMeta {
     id: "kata.binary-writable",
     title: "A binary Kata runs can be replaced by a non-root user",
     severity: Severity::Critical,
-    fires_when: "a configured hypervisor, jailer or virtiofsd binary is writable by group or others, or not owned by root",
-    remediation: "chown root:root the binary and chmod 0755 it (chmod go-w).",
+    fires_when: "a configured hypervisor, jailer or virtiofsd binary is writable by group or others, or not owned by root; or a directory above it is writable by group or others (without the sticky bit) or not owned by root",
+    remediation: "chown root:root the binary and every directory above it, and chmod go-w them (0755).",
     references: &["https://github.com/kata-containers/kata-containers/blob/main/docs/install/README.md"],
 };
 
@@ -69,12 +69,29 @@ pub(crate) fn check_config_writable(meta: &RuleMeta, snapshot: &Snapshot, emitte
     }
 }
 
-fn stat_of<'s>(snapshot: &'s Snapshot, binary: &Path) -> Option<&'s FileStat> {
+/// What is wrong with a directory above a binary: whoever may write it may rename the
+/// binary away and put another in its place. The sticky bit (`/tmp`) forbids that to
+/// everyone but an entry's owner, so a sticky directory writable by others is not a way in.
+fn dir_weakness(dir: &FileStat) -> Option<String> {
+    let mut why = Vec::new();
+    if dir.writable_by_group_or_others() && dir.mode & 0o1000 == 0 {
+        why.push(format!(
+            "mode {} is writable by group or others",
+            dir.mode_string()
+        ));
+    }
+    if dir.uid != 0 {
+        why.push(format!("owned by uid {}, not root", dir.uid));
+    }
+    (!why.is_empty()).then(|| format!("directory {}: {}", dir.path.display(), why.join(" and ")))
+}
+
+fn binary_of<'s>(snapshot: &'s Snapshot, binary: &Path) -> Option<(&'s FileStat, &'s [FileStat])> {
     snapshot
         .hypervisors
         .iter()
         .filter(|h| h.path == binary)
-        .find_map(|h| h.stat.as_ref())
+        .find_map(|h| Some((h.stat.as_ref()?, h.parent_dirs.as_slice())))
 }
 
 pub(crate) fn check_binary_writable(meta: &RuleMeta, snapshot: &Snapshot, emitter: &mut Emitter) {
@@ -100,20 +117,37 @@ fn check_one(
         return;
     };
     let key = s.view.written_key(&s.section, name, &found);
-    let Some(stat) = stat_of(snapshot, Path::new(binary)) else {
+    let Some((stat, dirs)) = binary_of(snapshot, Path::new(binary)) else {
         emitter.unknown(
             meta,
             format!("{key} = {binary}: the mode and owner of this binary were not collected"),
         );
         return;
     };
-    if let Some(why) = weakness(stat) {
-        let hit = Hit::new(
-            Severity::Critical,
-            format!("{binary} ({key}): {why}; whoever can replace it runs code as the Kata runtime for every sandbox"),
-            evidence(&key, &found.value.value),
-        )
-        .at(s.view.location(&key, &found));
-        emitter.finding(meta, hit);
+    let weak_dirs: Vec<&FileStat> = dirs.iter().filter(|d| dir_weakness(d).is_some()).collect();
+    let mut why: Vec<String> = weakness(stat).into_iter().collect();
+    why.extend(weak_dirs.iter().filter_map(|d| dir_weakness(d)));
+    if why.is_empty() {
+        return;
     }
+    let mut proof = evidence(&key, &found.value.value);
+    for d in weak_dirs {
+        proof.push_str(&format!(
+            "; directory {} mode {} uid {} gid {}",
+            d.path.display(),
+            d.mode_string(),
+            d.uid,
+            d.gid
+        ));
+    }
+    let hit = Hit::new(
+        Severity::Critical,
+        format!(
+            "{binary} ({key}): {}; whoever can replace it runs code as the Kata runtime for every sandbox",
+            why.join("; ")
+        ),
+        proof,
+    )
+    .at(s.view.location(&key, &found));
+    emitter.finding(meta, hit);
 }

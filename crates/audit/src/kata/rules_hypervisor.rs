@@ -8,7 +8,7 @@ use hvguard_core::{ConfigValue, Severity};
 
 /// QEMU's own syscall filter, as Kata documents it. `elevateprivileges=deny` is left out: it
 /// stops QEMU from dropping to the rootless user after start-up.
-pub(crate) const SECURE_SECCOMP_SANDBOX: &str = "on,obsolete=deny,spawn=deny,resourcecontrol=deny";
+pub(crate) const SECURE_SECCOMP_SANDBOX: &str = hvguard_core::hardening::QEMU_SECCOMP_SANDBOX;
 
 const QEMU_SANDBOX_DOC: &str = "https://www.qemu.org/docs/master/system/invocation.html";
 const CONFIG_DOC: &str =

@@ -198,6 +198,8 @@ pub fn binary(kind: HypervisorKind, path: &str, mode: u32, uid: u32) -> Hypervis
         kata_release: None,
         stat: Some(stat(path, mode, uid)),
         used_by: vec![],
+        parent_dirs: Vec::new(),
+        version_note: None,
         devices: None,
     }
 }
@@ -211,6 +213,8 @@ pub fn containerd(name: &str, patterns: &[&str]) -> ContainerdRuntime {
         path: PathBuf::from("/opt/kata/containerd/config.d/kata-deploy.toml"),
         line: 3,
         pod_annotations_line: Some(5),
+        pod_annotations_path: None,
+        readings: Vec::new(),
     }
 }
 

@@ -2,22 +2,27 @@
 //! host's hypervisors, from the store (or the shipped snapshot when there is none).
 
 use std::path::{Path, PathBuf};
+use std::time::Duration;
 
 use anyhow::{Context, Result};
-use hvguard_advisory::fetch::{notify, Alert, NotifyLimits, NOTIFY_SCHEMA};
+use hvguard_advisory::fetch::{notify, redact_url, Alert, NotifyLimits, NOTIFY_SCHEMA};
 use hvguard_advisory::matching::{match_snapshot, Decision, MatchOutcome};
 use hvguard_advisory::policy::Policy;
-use hvguard_advisory::store::{store_path, AdvisoryOrigin as Origin, Store};
+use hvguard_advisory::store::{
+    store_path, AdvisoryOrigin as Origin, SeenKey, StateScope, StateStore,
+};
 use hvguard_advisory::Advisory;
 use hvguard_core::{Finding, HostRoot, Severity, Snapshot};
+use hvguard_host::identity::HostIdentity;
 
 use super::Outcome;
+use crate::output;
 
 /// `hvguard advisories`: list what affects this host.
 #[derive(Debug, clap::Args)]
 pub struct AdvisoriesArgs {
-    /// Only advisories not reported by an earlier `--new` run (per advisory and binary;
-    /// the state is kept in the store).
+    /// Only advisories not listed by an earlier `--new` run for this host (its machine-id,
+    /// else its host name) and root; the state is kept in the store.
     #[arg(long)]
     pub new: bool,
     /// Also list every decision: fixed by backport, not affected, unknown.
@@ -31,10 +36,19 @@ pub struct AdvisoriesArgs {
     /// Output format.
     #[arg(long, value_enum, default_value_t = ListFormat::Text)]
     pub format: ListFormat,
-    /// POST the newly seen advisories as JSON to this webhook (implies the `--new`
-    /// bookkeeping; a failure is a warning and never changes the exit code).
+    /// POST the advisories this webhook has not accepted yet (for this host and root) as
+    /// JSON. They count as delivered only after a 2xx answer; a failure is a warning, never
+    /// changes the exit code, and the next `--notify` run sends them again.
     #[arg(long, value_name = "URL")]
     pub notify: Option<String>,
+    /// Time for the whole notification, retries included, in seconds.
+    #[arg(
+        long,
+        value_name = "SECONDS",
+        default_value_t = 15,
+        requires = "notify"
+    )]
+    pub notify_timeout: u64,
     /// Exit with 1 when a listed finding is at or above this severity.
     #[arg(long, value_name = "SEVERITY", default_value = "high", value_parser = parse_severity)]
     pub fail_on: Severity,
@@ -53,6 +67,10 @@ pub enum ListFormat {
     Json,
 }
 
+/// How long `--new`/`--notify` wait for another writer (a `db update`, another
+/// `--notify` run) to release the store.
+const STATE_LOCK_WAIT: Duration = Duration::from_secs(120);
+
 /// Runs `hvguard advisories`.
 pub fn run(args: AdvisoriesArgs) -> Result<Outcome> {
     let root = crate::pipeline::open_root(&args.root)?;
@@ -62,26 +80,52 @@ pub fn run(args: AdvisoriesArgs) -> Result<Outcome> {
     let policy = Policy::resolve(args.source.policy.as_deref())?;
     let today = jiff::Zoned::now().date();
     let outcome = match_snapshot(&snapshot, &advisories, &policy, today);
+    let now = crate::pipeline::now();
 
-    let track = args.new || args.notify.is_some();
-    let fresh = if track {
-        Some(record_seen(&path, &outcome.findings)?)
+    // Held until the end: the listing, the post and what they record are one step for any
+    // other writer (two --notify runs never send the same alert twice).
+    let mut state = if args.new || args.notify.is_some() {
+        Some(
+            StateStore::open(&path, STATE_LOCK_WAIT)
+                .context("--new and --notify keep their state in the advisory store")?,
+        )
     } else {
         None
     };
-    let listed: Vec<&Finding> = match (&fresh, args.new) {
-        (Some(fresh), true) => fresh.iter().collect(),
-        _ => outcome.findings.iter().collect(),
+    let scope = StateScope {
+        host: HostIdentity::of(&root, &snapshot.host.hostname).to_string(),
+        root: root.base().display().to_string(),
     };
+    let listed: Vec<&Finding> = match state.as_mut().filter(|_| args.new) {
+        Some(state) => {
+            let fresh = state.record_listed(&scope, &keys_of(&outcome.findings), &now)?;
+            outcome
+                .findings
+                .iter()
+                .filter(|f| seen_key(f).is_some_and(|k| fresh.contains(&k)))
+                .collect()
+        }
+        None => outcome.findings.iter().collect(),
+    };
+    let tracked = state.as_ref().map(|_| &scope);
     match args.format {
-        ListFormat::Json => println!(
-            "{}",
-            render_json(&listed, &outcome, args.all, args.new, &origin)?
-        ),
-        ListFormat::Text => print!("{}", render_text(&listed, &outcome, args.all, &origin)),
+        ListFormat::Json => {
+            let mut json = render_json(&listed, &outcome, args.all, args.new, &origin, tracked)?;
+            json.push('\n');
+            output::print_json(&json)?;
+        }
+        ListFormat::Text => {
+            output::print_text(&render_text(&listed, &outcome, args.all, &origin))?;
+        }
     }
-    if let (Some(url), Some(fresh)) = (&args.notify, &fresh) {
-        send_alert(url, &snapshot, fresh);
+    if let (Some(url), Some(state)) = (&args.notify, state.as_mut()) {
+        let limits = NotifyLimits::within(Duration::from_secs(args.notify_timeout.max(1)));
+        let alert = AlertContext {
+            scope: &scope,
+            host: snapshot.host.hostname.value().cloned(),
+            now: &now,
+        };
+        send_pending(url, state, &alert, &outcome.findings, limits)?;
     }
     Ok(if listed.iter().any(|f| f.severity >= args.fail_on) {
         Outcome::Findings
@@ -102,54 +146,81 @@ fn collect(root: &HostRoot) -> Snapshot {
 fn load_advisories(path: &Path) -> Result<(Vec<Advisory>, Origin)> {
     let (advisories, origin) = hvguard_advisory::store::load_advisories(path)?;
     if origin == Origin::Shipped {
-        eprintln!(
-            "hvguard: no advisories in {}; using the shipped snapshot",
+        output::note(&format!(
+            "no advisories in {}; using the shipped snapshot",
             path.display()
-        );
+        ));
     }
     Ok((advisories, origin))
 }
 
 /// The (advisory, binary) key of a finding.
-fn seen_key(finding: &Finding) -> Option<(String, String)> {
+fn seen_key(finding: &Finding) -> Option<SeenKey> {
     let id = finding.advisory.as_ref()?.id.clone();
     let binary = finding.location.as_ref()?.path.display().to_string();
     Some((id, binary))
 }
 
-/// Records every finding's (advisory, binary) in the store and returns the findings that
-/// were not recorded before.
-fn record_seen(path: &Path, findings: &[Finding]) -> Result<Vec<Finding>> {
-    let keys: Vec<(String, String)> = findings.iter().filter_map(seen_key).collect();
-    let mut store = Store::open_or_create(path)
-        .with_context(|| "--new and --notify keep their state in the advisory store")?;
-    let fresh = store.record_seen(&keys, &crate::pipeline::now())?;
-    Ok(findings
-        .iter()
-        .filter(|f| seen_key(f).is_some_and(|k| fresh.contains(&k)))
-        .cloned()
-        .collect())
+fn keys_of(findings: &[Finding]) -> Vec<SeenKey> {
+    findings.iter().filter_map(seen_key).collect()
 }
 
-/// Posts the new findings; never fails the command.
-fn send_alert(url: &str, snapshot: &Snapshot, fresh: &[Finding]) {
-    if fresh.is_empty() {
-        eprintln!("hvguard: nothing new to notify");
-        return;
+/// Who an alert is from and when.
+struct AlertContext<'a> {
+    scope: &'a StateScope,
+    host: Option<String>,
+    now: &'a str,
+}
+
+/// Posts every finding the webhook has not accepted yet (new ones, and ones an earlier run
+/// failed to deliver) and records them as delivered only after a 2xx. A failed post is a
+/// warning, never a change of the exit code; the findings stay owed to the next run.
+fn send_pending(
+    url: &str,
+    state: &mut StateStore,
+    alert: &AlertContext<'_>,
+    findings: &[Finding],
+    limits: NotifyLimits,
+) -> Result<()> {
+    let pending = state.pending_alerts(alert.scope, &keys_of(findings), alert.now)?;
+    if pending.is_empty() {
+        output::note("nothing new to notify");
+        return Ok(());
     }
-    let alert = Alert {
+    let retried = pending.iter().filter(|p| p.retry).count();
+    if retried > 0 {
+        output::note(&format!(
+            "{retried} advisory finding(s) an earlier run could not deliver are sent again"
+        ));
+    }
+    let keys: Vec<SeenKey> = pending.into_iter().map(|p| p.key).collect();
+    let owed: Vec<Finding> = findings
+        .iter()
+        .filter(|f| seen_key(f).is_some_and(|k| keys.contains(&k)))
+        .cloned()
+        .collect();
+    let body = Alert {
         schema: NOTIFY_SCHEMA,
-        generated_at: crate::pipeline::now(),
-        host: snapshot.host.hostname.value().cloned(),
-        new: fresh.to_vec(),
+        generated_at: alert.now.to_owned(),
+        host: alert.host.clone(),
+        new: owed,
     };
-    match notify(url, &alert, NotifyLimits::default()) {
-        Ok(()) => eprintln!(
-            "hvguard: notified {url} of {} new advisory finding(s)",
-            fresh.len()
-        ),
-        Err(e) => eprintln!("hvguard: warning: notification failed: {e}"),
+    let shown = redact_url(url);
+    match notify(url, &body, limits) {
+        Ok(()) => {
+            state.mark_delivered(alert.scope, &keys, alert.now)?;
+            output::note(&format!(
+                "notified {shown} of {} advisory finding(s)",
+                keys.len()
+            ));
+        }
+        Err(e) => output::warn(&format!(
+            "notification failed: {e}; {} advisory finding(s) stay unsent and the next \
+             --notify run sends them again",
+            keys.len()
+        )),
     }
+    Ok(())
 }
 
 fn origin_text(origin: &Origin) -> String {
@@ -226,6 +297,7 @@ fn render_json(
     all: bool,
     new_only: bool,
     origin: &Origin,
+    tracked: Option<&StateScope>,
 ) -> Result<String> {
     let counts: std::collections::BTreeMap<&str, usize> = outcome
         .counts()
@@ -247,6 +319,9 @@ fn render_json(
     });
     if all {
         value["decisions"] = serde_json::to_value(&outcome.decisions)?;
+    }
+    if let Some(scope) = tracked {
+        value["state_scope"] = serde_json::to_value(scope)?;
     }
     Ok(serde_json::to_string_pretty(&value)?)
 }

@@ -8,14 +8,17 @@ use std::time::Duration;
 use anyhow::{bail, Context, Result};
 use hvguard_advisory::fetch::{
     default_sources, select_sources, update_from_sources, FetchConfig, HttpClient, UpdateOptions,
-    NVD_API_KEY_VAR,
+    DEFAULT_UPDATE_DEADLINE, NVD_API_KEY_VAR,
 };
 use hvguard_advisory::import::{import_path_with, ImportOptions};
 use hvguard_advisory::store::{
-    store_path, update_store, ImportBatch, Progress, SourceInfo, Store, StoreStatus,
+    store_path, update_store_with, ImportBatch, Progress, SourceInfo, Store, StoreStatus,
+    WriteOptions,
 };
 
 use super::Outcome;
+use crate::output::note;
+use hvguard_core::escape::escape;
 
 /// `hvguard db`: inspect and fill the advisory store.
 #[derive(Debug, clap::Args)]
@@ -49,6 +52,10 @@ pub enum DbCommand {
         /// Files or folders to import.
         #[arg(required = true, value_name = "PATH")]
         paths: Vec<PathBuf>,
+        /// Write an input that holds no records, removing what it brought before (refused
+        /// otherwise: an empty feed is usually a broken one).
+        #[arg(long)]
+        replace: bool,
     },
     /// Download the configured feeds (NVD, Debian tracker, KEV, EPSS, OSV) into the store.
     Update {
@@ -66,6 +73,14 @@ pub enum DbCommand {
         /// Time limit for one download, in seconds.
         #[arg(long, value_name = "SECONDS", default_value_t = 600)]
         timeout: u64,
+        /// Time limit for the whole update (every download, import and the store write), in
+        /// seconds; 0 for none.
+        #[arg(long, value_name = "SECONDS", default_value_t = DEFAULT_UPDATE_DEADLINE.as_secs())]
+        deadline: u64,
+        /// Write a source whose feed holds no records, removing what it brought before
+        /// (refused otherwise: an empty feed is usually a broken download or mirror).
+        #[arg(long)]
+        replace: bool,
     },
     /// Regenerate the shipped advisory snapshot from raw records and the evidence file.
     Build(super::db_build::BuildArgs),
@@ -89,13 +104,25 @@ pub fn run(args: DbArgs) -> Result<Outcome> {
     let path = store_path(args.db.as_deref())?;
     match args.command {
         DbCommand::Status { format } => status(&path, format),
-        DbCommand::Import { paths } => import(&path, &paths),
+        DbCommand::Import { paths, replace } => import(&path, &paths, replace),
         DbCommand::Update {
             sources,
             offline,
             retries,
             timeout,
-        } => update(&path, &sources, offline, retries, timeout),
+            deadline,
+            replace,
+        } => update(
+            &path,
+            &sources,
+            offline,
+            UpdateLimits {
+                retries,
+                timeout,
+                deadline,
+                replace,
+            },
+        ),
         DbCommand::Build(build) => super::db_build::run(build),
     }
 }
@@ -106,35 +133,38 @@ fn status(path: &Path, format: StatusFormat) -> Result<Outcome> {
         .len();
     if !path.exists() {
         match format {
-            StatusFormat::Json => println!(
-                "{}",
-                serde_json::to_string_pretty(&serde_json::json!({
-                    "store": null,
-                    "path": path,
-                    "shipped_advisories": shipped,
-                }))?
-            ),
-            StatusFormat::Text => println!(
+            StatusFormat::Json => print_json(&serde_json::json!({
+                "store": null,
+                "path": path,
+                "shipped_advisories": shipped,
+            }))?,
+            StatusFormat::Text => crate::output::print_text(&format!(
                 "No advisory store at {}: scans use the shipped snapshot ({shipped} advisories).\n\
-                 Fill the store with `hvguard db update` or `hvguard db import PATH...`.",
+                 Fill the store with `hvguard db update` or `hvguard db import PATH...`.\n",
                 path.display()
-            ),
+            ))?,
         }
         return Ok(Outcome::Clean);
     }
     let status = Store::open_readonly(path)?.status()?;
     match format {
-        StatusFormat::Json => println!(
-            "{}",
-            serde_json::to_string_pretty(&serde_json::json!({
-                "store": status,
-                "path": path,
-                "shipped_advisories": shipped,
-            }))?
-        ),
-        StatusFormat::Text => print!("{}", render_status(&status, jiff::Timestamp::now())),
+        StatusFormat::Json => print_json(&serde_json::json!({
+            "store": status,
+            "path": path,
+            "shipped_advisories": shipped,
+        }))?,
+        StatusFormat::Text => {
+            crate::output::print_text(&render_status(&status, jiff::Timestamp::now()))?
+        }
     }
     Ok(Outcome::Clean)
+}
+
+fn print_json(value: &serde_json::Value) -> Result<()> {
+    let mut json = serde_json::to_string_pretty(value)?;
+    json.push('\n');
+    crate::output::print_json(&json)?;
+    Ok(())
 }
 
 /// The text of `db status`; `now` is a parameter so that ages are testable.
@@ -164,7 +194,7 @@ fn render_status(status: &StoreStatus, now: jiff::Timestamp) -> String {
     );
     let _ = writeln!(
         out,
-        "Facts: {} KEV entries, {} EPSS scores, {} distro verdicts; {} reported (advisory, binary) pairs",
+        "Facts: {} KEV entries, {} EPSS scores, {} distro verdicts; {} advisory findings remembered by `advisories --new/--notify`",
         status.kev, status.epss, status.distro, status.seen
     );
     if status.sources.is_empty() {
@@ -212,46 +242,59 @@ fn age(imported_at: &str, now: jiff::Timestamp) -> String {
     }
 }
 
-fn import(path: &Path, inputs: &[PathBuf]) -> Result<Outcome> {
+fn import(path: &Path, inputs: &[PathBuf], replace: bool) -> Result<Outcome> {
     hvguard_advisory::import::set_read_observer(show_read_progress);
     let options = ImportOptions::default();
     let mut batches = Vec::new();
     // Parse everything first: a broken file stops the command before the store is touched.
     for input in inputs {
-        eprintln!("hvguard: importing {}", input.display());
+        note(&format!("importing {}", input.display()));
         let imported = import_path_with(input, &options)?;
         for (path, why) in &imported.skipped {
-            eprintln!(
-                "hvguard: skipped {}: not a supported feed ({why})",
+            note(&format!(
+                "skipped {}: not a supported feed ({why})",
                 path.display()
-            );
+            ));
         }
         let source = SourceInfo::for_path(input, &imported)?;
         batches.push(ImportBatch { source, imported });
     }
-    let summary = update_store(
+    let options = WriteOptions {
+        replace_empty: replace,
+        ..WriteOptions::default()
+    };
+    let summary = update_store_with(
         path,
         &batches,
         &crate::pipeline::now(),
+        options,
         &mut progress_printer(),
     )?;
     for (name, records) in &summary.sources {
-        eprintln!("hvguard: {name}: {records} record(s)");
+        note(&format!("{name}: {records} record(s)"));
     }
-    eprintln!(
-        "hvguard: {} advisories in {}",
+    note(&format!(
+        "{} advisories in {}",
         summary.advisories,
         summary.path.display()
-    );
+    ));
     Ok(Outcome::Clean)
+}
+
+/// `db update`'s knobs.
+#[derive(Debug, Clone, Copy)]
+struct UpdateLimits {
+    retries: u32,
+    timeout: u64,
+    deadline: u64,
+    replace: bool,
 }
 
 fn update(
     path: &Path,
     selectors: &[String],
     offline: bool,
-    retries: u32,
-    timeout: u64,
+    limits: UpdateLimits,
 ) -> Result<Outcome> {
     if offline {
         let kept = if path.exists() {
@@ -262,17 +305,27 @@ fn update(
                 path.display()
             )
         };
-        eprintln!("hvguard: --offline: nothing downloaded; {kept}");
+        note(&format!("--offline: nothing downloaded; {kept}"));
         return Ok(Outcome::Clean);
     }
     let sources = select_sources(&default_sources(), selectors)?;
-    let options = UpdateOptions::from_env();
+    let options = UpdateOptions {
+        deadline: (limits.deadline > 0).then(|| Duration::from_secs(limits.deadline)),
+        write: WriteOptions {
+            replace_empty: limits.replace,
+            ..WriteOptions::default()
+        },
+        process_started: Some(crate::pipeline::process_started()),
+        ..UpdateOptions::from_env()
+    };
     if options.nvd_api_key.is_some() {
-        eprintln!("hvguard: using the NVD API key from {NVD_API_KEY_VAR}");
+        note(&format!("using the NVD API key from {NVD_API_KEY_VAR}"));
     }
+    let timeout = Duration::from_secs(limits.timeout.max(1));
     let client = HttpClient::new(FetchConfig {
-        retries,
-        request_timeout: Duration::from_secs(timeout.max(1)),
+        retries: limits.retries,
+        request_timeout: timeout,
+        stall_timeout: FetchConfig::default().stall_timeout.min(timeout),
         ..FetchConfig::default()
     });
     let result = update_from_sources(
@@ -281,16 +334,16 @@ fn update(
         &sources,
         &options,
         &crate::pipeline::now(),
-        &mut |line| eprintln!("hvguard: {line}"),
+        &mut |line| note(line),
         &mut progress_printer(),
     );
     match result {
         Ok(summary) => {
-            eprintln!(
-                "hvguard: {} advisories in {}",
+            note(&format!(
+                "{} advisories in {}",
                 summary.advisories,
                 summary.path.display()
-            );
+            ));
             Ok(Outcome::Clean)
         }
         Err(e) => {
@@ -309,7 +362,7 @@ fn progress_printer() -> impl FnMut(Progress) -> Result<(), String> {
     let mut next_tenth = 1;
     move |p: Progress| {
         if p.total >= 20_000 && p.done * 10 >= p.total * next_tenth {
-            eprintln!("hvguard: written {}/{} records", p.done, p.total);
+            note(&format!("written {}/{} records", p.done, p.total));
             next_tenth = p.done * 10 / p.total + 1;
         }
         Ok(())
@@ -324,7 +377,7 @@ fn show_read_progress(path: &Path, done: u64, total: Option<u64>) {
     static LAST_QUARTER: AtomicU64 = AtomicU64::new(0);
     const MIB: u64 = 1 << 20;
     let Some(total) = total.filter(|t| *t > 0) else {
-        eprintln!("hvguard: {}: {} MiB read", path.display(), done / MIB);
+        note(&format!("{}: {} MiB read", path.display(), done / MIB));
         return;
     };
     let percent = (done.min(total) * 100) / total;
@@ -332,7 +385,7 @@ fn show_read_progress(path: &Path, done: u64, total: Option<u64>) {
         let filled = (percent / 5) as usize;
         eprint!(
             "\rhvguard: {} [{}{}] {percent:>3}% ({}/{} MiB)",
-            path.display(),
+            escape(&path.display().to_string()),
             "#".repeat(filled),
             " ".repeat(20 - filled),
             done / MIB,
@@ -344,7 +397,7 @@ fn show_read_progress(path: &Path, done: u64, total: Option<u64>) {
     } else {
         let quarter = percent / 25;
         if quarter != LAST_QUARTER.swap(quarter, Ordering::Relaxed) {
-            eprintln!("hvguard: {}: {percent}% read", path.display());
+            note(&format!("{}: {percent}% read", path.display()));
         }
     }
 }

@@ -8,6 +8,7 @@ use std::path::{Path, PathBuf};
 use anyhow::{Context, Result};
 
 use super::Outcome;
+use crate::output::note;
 
 /// Arguments of `db build`.
 #[derive(Debug, clap::Args)]
@@ -32,24 +33,24 @@ pub fn run(args: BuildArgs) -> Result<Outcome> {
     let text = built.to_json()?;
     if args.verbose {
         for line in &built.log {
-            eprintln!("hvguard: {line}");
+            note(line);
         }
     }
     for d in &built.dropped {
-        eprintln!("hvguard: dropped {}: {}", d.id, d.reason);
+        note(&format!("dropped {}: {}", d.id, d.reason));
     }
-    eprintln!(
-        "hvguard: built {} advisories ({} dropped, {} derived facts) from {}",
+    note(&format!(
+        "built {} advisories ({} dropped, {} derived facts) from {}",
         built.advisories.len(),
         built.dropped.len(),
         built.log.len(),
         args.from.display()
-    );
+    ));
     let current = std::fs::read(&args.out).ok();
     if args.check {
         return match current {
             Some(bytes) if bytes == text.as_bytes() => {
-                eprintln!("hvguard: {} is up to date", args.out.display());
+                note(&format!("{} is up to date", args.out.display()));
                 Ok(Outcome::Clean)
             }
             Some(bytes) => {
@@ -60,24 +61,24 @@ pub fn run(args: BuildArgs) -> Result<Outcome> {
                     .position(|(a, b)| a != b)
                     .unwrap_or_else(|| old.lines().count().min(text.lines().count()))
                     + 1;
-                eprintln!(
-                    "hvguard: {} differs from the build at line {line}: run `hvguard db build` without --check",
+                note(&format!(
+                    "{} differs from the build at line {line}: run `hvguard db build` without --check",
                     args.out.display()
-                );
+                ));
                 Ok(Outcome::Findings)
             }
             None => {
-                eprintln!("hvguard: {} does not exist", args.out.display());
+                note(&format!("{} does not exist", args.out.display()));
                 Ok(Outcome::Findings)
             }
         };
     }
     if current.as_deref() == Some(text.as_bytes()) {
-        eprintln!("hvguard: {} is up to date", args.out.display());
+        note(&format!("{} is up to date", args.out.display()));
         return Ok(Outcome::Clean);
     }
     write_replacing(&args.out, text.as_bytes())?;
-    eprintln!("hvguard: wrote {}", args.out.display());
+    note(&format!("wrote {}", args.out.display()));
     Ok(Outcome::Clean)
 }
 

@@ -2,7 +2,6 @@
 //! advisory records, this host's use), as text, JSON (`hvguard.compare/v1`) or a Markdown
 //! selection rationale (docs/choosing-a-hypervisor.md).
 
-use std::io::Read;
 use std::path::{Path, PathBuf};
 
 use anyhow::{bail, Context, Result};
@@ -15,6 +14,7 @@ use hvguard_compare::{compare, parse_previous, shipped_facts, CompareInput, Sinc
 use hvguard_core::Snapshot;
 
 use super::Outcome;
+use crate::{output, pipeline};
 
 /// `hvguard hypervisors ...`.
 #[derive(Debug, clap::Args)]
@@ -37,9 +37,8 @@ pub struct CompareArgs {
     /// Output format: `markdown` writes a selection-rationale document to commit.
     #[arg(long, value_enum, default_value_t = CompareFormat::Text)]
     pub format: CompareFormat,
-    /// The host root to read: `/` (the live host) or a mounted image / fixture directory.
-    #[arg(long, value_name = "DIR", default_value = "/")]
-    pub root: PathBuf,
+    #[command(flatten)]
+    pub root: crate::args::RootArg,
     /// Compare for a Snapshot written by `hvguard collect` instead of reading a host.
     #[arg(long, value_name = "FILE", conflicts_with = "root")]
     pub snapshot: Option<PathBuf>,
@@ -101,10 +100,10 @@ fn run_compare(args: CompareArgs) -> Result<Outcome> {
                 count: 0,
             },
             AdvisoryOrigin::Shipped => {
-                eprintln!(
-                    "hvguard: no advisories in {}; using the shipped snapshot",
+                output::note(&format!(
+                    "no advisories in {}; using the shipped snapshot",
                     path.display()
-                );
+                ));
                 shipped()
             }
         };
@@ -118,15 +117,18 @@ fn run_compare(args: CompareArgs) -> Result<Outcome> {
         snapshot: &snapshot,
         policy: &policy,
         today: jiff::Zoned::now().date(),
-        generated_at: crate::pipeline::now(),
+        generated_at: pipeline::now(),
         since,
     });
-    let rendered = match args.format {
-        CompareFormat::Text => text::render(&comparison),
-        CompareFormat::Markdown => markdown::render(&comparison),
-        CompareFormat::Json => format!("{}\n", serde_json::to_string_pretty(&comparison)?),
-    };
-    print!("{rendered}");
+    // Paths, versions and advisory summaries come from the host and the feeds: printed
+    // terminal-safe, like every other command's output.
+    match args.format {
+        CompareFormat::Text => output::print_text(&text::render(&comparison))?,
+        CompareFormat::Markdown => output::print_text(&markdown::render(&comparison))?,
+        CompareFormat::Json => {
+            output::print_json(&format!("{}\n", serde_json::to_string_pretty(&comparison)?))?
+        }
+    }
     Ok(Outcome::Clean)
 }
 
@@ -140,29 +142,32 @@ fn shipped() -> AdvisoriesFrom {
 
 fn snapshot(args: &CompareArgs) -> Result<Snapshot> {
     if let Some(path) = &args.snapshot {
-        return crate::pipeline::read_snapshot(path);
+        let snapshot = pipeline::read_snapshot(path)?;
+        pipeline::warn(&snapshot.warnings);
+        return Ok(snapshot);
     }
-    let root = crate::pipeline::open_root(&args.root)?;
-    let collected = crate::pipeline::collect(&root);
-    crate::pipeline::warn(&collected.snapshot.warnings);
-    // A broken Kata file leaves that configuration out of the host view: warn, still compare.
-    crate::pipeline::warn(&collected.errors);
+    let root = pipeline::open_root(&args.root.root)?;
+    let collected = pipeline::collect(&root);
+    // A root where nothing could be read would otherwise read as "nothing installed here".
+    pipeline::ensure_something_read(&collected.snapshot)?;
+    pipeline::warn(&collected.snapshot.warnings);
+    // A broken Kata file leaves that configuration out of the host view: warn, still compare
+    // (as `advisories` does).
+    pipeline::warn(&collected.errors);
     Ok(collected.snapshot)
 }
 
-/// Reads a previous document (bounded: a real one is a few tens of KiB).
+/// Reads a previous document: a regular file (a FIFO would hang the run), bounded (a real
+/// one is a few tens of KiB).
 fn read_previous(path: &Path) -> Result<Since> {
-    let file = std::fs::File::open(path).with_context(|| format!("{}", path.display()))?;
-    let mut bytes = Vec::new();
-    file.take(MAX_DOCUMENT as u64 + 1)
-        .read_to_end(&mut bytes)
-        .with_context(|| format!("{}", path.display()))?;
-    if bytes.len() > MAX_DOCUMENT {
-        bail!(
+    let bytes = match hvguard_core::operator_file::read_regular(path, MAX_DOCUMENT as u64) {
+        Ok(bytes) => bytes,
+        Err(e) if e.kind() == std::io::ErrorKind::FileTooLarge => bail!(
             "{}: larger than {MAX_DOCUMENT} bytes: not a comparison document",
             path.display()
-        );
-    }
+        ),
+        Err(e) => return Err(e).with_context(|| format!("{}", path.display())),
+    };
     let text = String::from_utf8(bytes)
         .map_err(|_| anyhow::anyhow!("{}: not UTF-8 text", path.display()))?;
     Ok(parse_previous(path, &text)?)

@@ -2,14 +2,21 @@
 
 pub mod advisories;
 mod audit;
+pub mod baseline;
+pub mod bench;
 mod collect;
 pub mod db;
 mod db_build;
+pub mod diff;
 mod explain;
 mod harden;
+mod harden_verify;
+pub mod history;
 pub mod hypervisors;
 mod rules;
 mod scan;
+pub mod smoke;
+pub mod update;
 
 use crate::args::{Cli, Command};
 use anyhow::Result;
@@ -22,6 +29,8 @@ pub enum Outcome {
     Clean,
     /// Findings at or above `--fail-on`.
     Findings,
+    /// A command with its own exit-code contract (`update`: 0/1/2).
+    Code(u8),
 }
 
 impl Outcome {
@@ -37,6 +46,7 @@ impl Outcome {
         match self {
             Outcome::Clean => ExitCode::SUCCESS,
             Outcome::Findings => ExitCode::from(1),
+            Outcome::Code(code) => ExitCode::from(code),
         }
     }
 }
@@ -51,6 +61,12 @@ pub fn run(cli: Cli) -> Result<Outcome> {
         Command::Advisories(args) => advisories::run(args),
         Command::Rules(args) => rules::run(args),
         Command::Explain(args) => explain::run(args),
+        Command::Update(args) => update::run(args),
+        Command::History(args) => history::run(args),
+        Command::Diff(args) => diff::run(args),
+        Command::Baseline(args) => baseline::run(args),
+        Command::Smoke(args) => smoke::run(args),
+        Command::Bench(args) => bench::run(args),
         Command::Hypervisors(args) => hypervisors::run(args),
     }
 }

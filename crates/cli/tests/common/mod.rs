@@ -3,6 +3,8 @@
 
 #![allow(dead_code, clippy::expect_used, clippy::unwrap_used)]
 
+pub mod http;
+
 use assert_cmd::Command;
 use std::fs;
 use std::os::unix::fs::{symlink, PermissionsExt};

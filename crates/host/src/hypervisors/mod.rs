@@ -1,20 +1,21 @@
 //! Hypervisor binaries: where they are, what they are, and which version, found without
 //! running them.
 
+pub mod budget;
+mod describe;
 pub mod elf;
 pub mod kata_versions;
 pub mod kind;
 pub mod qom;
 pub mod scan;
 
-use crate::packages;
-use hvguard_core::{
-    FileKind, FileStat, HostRoot, Hypervisor, HypervisorKind, KataInstall, Package, Probe,
-    VersionSource,
-};
-use kata_versions::{KataVersions, KATA_PREFIX};
-use std::collections::BTreeSet;
-use std::os::unix::fs::MetadataExt;
+pub use budget::{ScanLimits, DEFAULT_SCAN_BYTES, DEFAULT_SCAN_TIME};
+
+use budget::Budget;
+use describe::{Candidate, Context};
+use hvguard_core::{HostRoot, Hypervisor, HypervisorKind, KataInstall, Package, Probe};
+use kata_versions::KataVersions;
+use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
 
 /// The folders installers put hypervisors in, searched in this order.
@@ -47,6 +48,28 @@ pub fn discover(
     packages: &Probe<Vec<Package>>,
     extra_paths: &[PathBuf],
 ) -> Inventory {
+    discover_with(
+        root,
+        packages,
+        extra_paths,
+        &BTreeMap::new(),
+        ScanLimits::default(),
+    )
+}
+
+/// [`discover`] with what the configurations say each extra path is (`jailer_path` names a
+/// jailer whatever the file is called) and the binary-search budget for the run.
+///
+/// Every extra path is a binary Kata runs, so it is inventoried for its mode and owner (and
+/// the directories above it) whatever it holds: a script, a file that cannot be read, a
+/// binary whose search the budget cut.
+pub fn discover_with(
+    root: &HostRoot,
+    packages: &Probe<Vec<Package>>,
+    extra_paths: &[PathBuf],
+    extra_kinds: &BTreeMap<PathBuf, HypervisorKind>,
+    limits: ScanLimits,
+) -> Inventory {
     let kata_install = kata_versions::read_install(root);
     let mut warnings = Vec::new();
     let table = match KataVersions::bundled() {
@@ -62,23 +85,41 @@ pub fn discover(
         kata_release: kata_install.value().map(|k| k.version.as_str()),
         table: table.as_ref(),
     };
+    let mut budget = Budget::new(limits);
+    // Where each candidate really lives, as the host sees it: a /usr/local/bin symlink into
+    // /opt/kata is still a Kata binary, and two names for one file are one binary.
+    let resolved: Vec<_> = candidates(root, extra_paths, extra_kinds, &mut warnings)
+        .into_iter()
+        .map(|c| {
+            let real = root.canonical(&c.path);
+            (c, real)
+        })
+        .collect();
+    // A binary a configuration names is inventoried as configured under whichever name
+    // finds it first.
+    let configured: BTreeMap<PathBuf, Option<HypervisorKind>> = resolved
+        .iter()
+        .filter(|(c, _)| c.configured)
+        .filter_map(|(c, real)| Some((real.as_ref().ok()?.clone(), c.configured_kind)))
+        .collect();
     let mut seen: BTreeSet<PathBuf> = BTreeSet::new();
     let mut hypervisors = Vec::new();
-    for (path, kind) in candidates(root, extra_paths, &mut warnings) {
-        let real = match root.resolve(&path) {
+    for (mut candidate, real_host) in resolved {
+        let real_host = match real_host {
             Ok(real) => real,
             Err(e) => {
                 warnings.push(e.to_string());
                 continue;
             }
         };
-        // Where the file really lives, as the host sees it: a /usr/local/bin symlink into
-        // /opt/kata is still a Kata binary.
-        let real_host = Path::new("/").join(real.strip_prefix(root.base()).unwrap_or(&real));
-        if !seen.insert(real) {
+        if !seen.insert(real_host.clone()) {
             continue;
         }
-        if let Some(h) = ctx.describe(&path, &real_host, kind, &mut warnings) {
+        if let Some(kind) = configured.get(&real_host) {
+            candidate.configured = true;
+            candidate.configured_kind = candidate.configured_kind.or(*kind);
+        }
+        if let Some(h) = ctx.describe(&candidate, &real_host, &mut budget, &mut warnings) {
             hypervisors.push(h);
         }
     }
@@ -93,11 +134,12 @@ pub fn discover(
 fn candidates(
     root: &HostRoot,
     extra_paths: &[PathBuf],
+    extra_kinds: &BTreeMap<PathBuf, HypervisorKind>,
     warnings: &mut Vec<String>,
-) -> Vec<(PathBuf, Option<HypervisorKind>)> {
+) -> Vec<Candidate> {
     let mut out = Vec::new();
     for dir in SEARCH_DIRS {
-        let names = match root.read_dir_names(dir) {
+        let names = match root.read_dir_os(dir) {
             Ok(names) => names,
             Err(e) if e.is_not_found() => continue,
             Err(e) => {
@@ -106,195 +148,29 @@ fn candidates(
             }
         };
         for name in names {
-            if let Some(kind) = kind::kind_from_file_name(&name) {
-                out.push((Path::new(dir).join(name), Some(kind)));
+            // Kata runs a binary whatever bytes its name holds: the name's text only decides
+            // whether it looks like a hypervisor.
+            if let Some(kind) = kind::kind_from_file_name(&name.to_string_lossy()) {
+                out.push(Candidate {
+                    path: Path::new(dir).join(name),
+                    name_kind: Some(kind),
+                    configured_kind: None,
+                    configured: false,
+                });
             }
         }
     }
     for path in extra_paths {
-        let kind = path
+        let name_kind = path
             .file_name()
-            .and_then(|n| n.to_str())
-            .and_then(kind::kind_from_file_name);
-        out.push((path.clone(), kind));
+            .map(|n| n.to_string_lossy())
+            .and_then(|n| kind::kind_from_file_name(&n));
+        out.push(Candidate {
+            path: path.clone(),
+            name_kind,
+            configured_kind: extra_kinds.get(path).copied(),
+            configured: true,
+        });
     }
     out
-}
-
-struct Context<'a> {
-    root: &'a HostRoot,
-    packages: &'a [Package],
-    kata_release: Option<&'a str>,
-    table: Option<&'a KataVersions>,
-}
-
-impl Context<'_> {
-    /// The full record for one binary; `None` (with a warning) when it is not a readable
-    /// regular file or, for a configured path of unknown name, carries no known banner.
-    fn describe(
-        &self,
-        path: &Path,
-        real_host: &Path,
-        name_kind: Option<HypervisorKind>,
-        warnings: &mut Vec<String>,
-    ) -> Option<Hypervisor> {
-        let meta = match self.root.metadata(path) {
-            Ok(m) => m,
-            Err(e) => {
-                warnings.push(e.to_string());
-                return None;
-            }
-        };
-        if !meta.is_file() {
-            warnings.push(format!("{}: not a regular file", path.display()));
-            return None;
-        }
-        if self.is_script(path) {
-            // Debian's /usr/bin/qemu-system-i386 is a shell wrapper that execs the real
-            // binary in /usr/libexec, which is listed on its own; judging the wrapper by its
-            // package version would duplicate (and blur) every advisory verdict.
-            return None;
-        }
-        let stat = FileStat {
-            path: path.to_path_buf(),
-            kind: FileKind::Regular,
-            mode: meta.mode() & 0o7777,
-            uid: meta.uid(),
-            gid: meta.gid(),
-        };
-        let found = self.scan(path, name_kind, warnings);
-        let kind = match (name_kind, &found) {
-            // Only the banner tells QEMU's C virtiofsd from the Rust one.
-            (Some(HypervisorKind::Virtiofsd), Some(m))
-                if m.kind == HypervisorKind::QemuVirtiofsd =>
-            {
-                HypervisorKind::QemuVirtiofsd
-            }
-            (Some(k), _) => k,
-            (None, Some(m)) => m.kind,
-            (None, None) => {
-                warnings.push(format!(
-                    "{}: not a known hypervisor binary (no recognised name or version banner)",
-                    path.display()
-                ));
-                return None;
-            }
-        };
-        let package = packages::owner_of(self.root, self.packages, path);
-        let under_kata = path.starts_with(KATA_PREFIX) || real_host.starts_with(KATA_PREFIX);
-        let kata_release = self.kata_release.filter(|_| under_kata).map(str::to_string);
-        let (version, version_source, version_evidence) = if let Some(m) = found {
-            (
-                Some(m.version),
-                Some(VersionSource::BinaryString),
-                Some(m.evidence),
-            )
-        } else if let Some(p) = &package {
-            (
-                Some(packages::upstream_version(&p.version).to_string()),
-                Some(VersionSource::Package),
-                Some(format!(
-                    "{} package {} {}",
-                    manager_name(p),
-                    p.name,
-                    p.version
-                )),
-            )
-        } else if let Some((release, v)) = kata_release
-            .as_deref()
-            .and_then(|r| Some((r, self.table?.bundled_version(r, kind)?)))
-        {
-            (
-                Some(v.to_string()),
-                Some(VersionSource::KataVersions),
-                Some(format!(
-                    "Kata Containers {release} ({KATA_PREFIX}/VERSION) bundles {} {v}",
-                    kind.as_str()
-                )),
-            )
-        } else {
-            (None, None, None)
-        };
-        let devices = (kind == HypervisorKind::Qemu).then(|| self.devices(path, warnings));
-        Some(Hypervisor {
-            kind,
-            path: path.to_path_buf(),
-            version,
-            version_source,
-            version_evidence,
-            package,
-            kata_release,
-            stat: Some(stat),
-            used_by: Vec::new(),
-            devices: devices.flatten(),
-        })
-    }
-
-    /// True for an interpreter script (`#!`): a wrapper, not a hypervisor.
-    fn is_script(&self, path: &Path) -> bool {
-        let Ok((file, _)) = self.root.open_file(path) else {
-            return false;
-        };
-        let mut head = [0u8; 2];
-        matches!(std::io::Read::read_exact(&mut &file, &mut head), Ok(()) if &head == b"#!")
-    }
-
-    /// The QOM type names of a QEMU system emulator; `None` (with a warning) when the file
-    /// cannot be read.
-    fn devices(
-        &self,
-        path: &Path,
-        warnings: &mut Vec<String>,
-    ) -> Option<hvguard_core::DeviceInventory> {
-        let (mut file, meta) = match self.root.open_file(path) {
-            Ok(f) => f,
-            Err(e) => {
-                warnings.push(e.to_string());
-                return None;
-            }
-        };
-        match qom::inventory(&mut file, meta.len(), path) {
-            Ok(inventory) => Some(inventory),
-            Err(e) => {
-                warnings.push(format!(
-                    "{}: reading device type names: {e}",
-                    path.display()
-                ));
-                None
-            }
-        }
-    }
-
-    fn scan(
-        &self,
-        path: &Path,
-        name_kind: Option<HypervisorKind>,
-        warnings: &mut Vec<String>,
-    ) -> Option<scan::VersionMatch> {
-        let banners = match name_kind {
-            Some(k) => kind::banners_for(k),
-            None => kind::BANNERS.to_vec(),
-        };
-        let (mut file, meta) = match self.root.open_file(path) {
-            Ok(f) => f,
-            Err(e) => {
-                warnings.push(e.to_string());
-                return None;
-            }
-        };
-        match scan::find_in_file(&mut file, meta.len(), &banners) {
-            Ok(found) => found,
-            Err(e) => {
-                warnings.push(format!("{}: {e}", path.display()));
-                None
-            }
-        }
-    }
-}
-
-fn manager_name(p: &hvguard_core::PackageRef) -> &'static str {
-    match p.manager {
-        hvguard_core::PackageManager::Dpkg => "dpkg",
-        hvguard_core::PackageManager::Rpm => "rpm",
-    }
 }

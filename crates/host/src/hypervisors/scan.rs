@@ -45,33 +45,80 @@ pub fn find_in_file<F: Read + Seek>(
     file_len: u64,
     banners: &[Banner],
 ) -> io::Result<Option<VersionMatch>> {
-    if let Some(range) = elf::find_section(file, file_len, ".rodata")? {
-        file.seek(SeekFrom::Start(range.offset))?;
-        let section = file.by_ref().take(range.size);
-        if let Some(mut m) = find_in_stream(section, banners, CHUNK)? {
-            m.offset += range.offset;
-            return Ok(Some(m));
-        }
-    }
-    file.seek(SeekFrom::Start(0))?;
-    find_in_stream(file.take(MAX_SCAN_BYTES), banners, CHUNK)
+    let finders = finders(banners);
+    let keep = keep_for(banners);
+    let found = search_file(file, file_len, keep, |buf, limit| {
+        earliest(buf, limit, &finders).map(|m| (m.offset as usize, m))
+    })?;
+    Ok(found.map(|(offset, mut m)| {
+        m.offset = offset;
+        m
+    }))
 }
 
 /// The first banner (lowest offset) in `reader` that is followed by a version.
 pub fn find_in_stream<R: Read>(
-    mut reader: R,
+    reader: R,
     banners: &[Banner],
     chunk: usize,
 ) -> io::Result<Option<VersionMatch>> {
-    let chunk = chunk.max(1);
-    let finders: Vec<(Banner, Finder<'static>)> = banners
+    let finders = finders(banners);
+    let found = search_stream(reader, chunk, keep_for(banners), |buf, limit| {
+        earliest(buf, limit, &finders).map(|m| (m.offset as usize, m))
+    })?;
+    Ok(found.map(|(offset, mut m)| {
+        m.offset = offset;
+        m
+    }))
+}
+
+fn finders(banners: &[Banner]) -> Vec<(Banner, Finder<'static>)> {
+    banners
         .iter()
         .map(|b| (*b, Finder::new(b.prefix.as_bytes())))
-        .collect();
-    let longest = banners.iter().map(|b| b.prefix.len()).max().unwrap_or(0);
-    // A banner starting in the last `keep` bytes may lack its tail: it is looked at again,
-    // whole, in the next window.
-    let keep = longest + MAX_EVIDENCE;
+        .collect()
+}
+
+/// A banner starting in the last `keep` bytes of a window may lack its tail.
+fn keep_for(banners: &[Banner]) -> usize {
+    banners.iter().map(|b| b.prefix.len()).max().unwrap_or(0) + MAX_EVIDENCE
+}
+
+/// [`search_stream`] over a whole binary: its ELF `.rodata` section first (where compilers
+/// put string literals), then the file from the start (at most [`MAX_SCAN_BYTES`]). Returns
+/// the hit and its offset in the file.
+pub fn search_file<F, T>(
+    file: &mut F,
+    file_len: u64,
+    keep: usize,
+    mut find: impl FnMut(&[u8], usize) -> Option<(usize, T)>,
+) -> io::Result<Option<(u64, T)>>
+where
+    F: Read + Seek,
+{
+    if let Some(range) = elf::find_section(file, file_len, ".rodata")? {
+        file.seek(SeekFrom::Start(range.offset))?;
+        let section = file.by_ref().take(range.size);
+        if let Some((offset, hit)) = search_stream(section, CHUNK, keep, &mut find)? {
+            return Ok(Some((offset + range.offset, hit)));
+        }
+    }
+    file.seek(SeekFrom::Start(0))?;
+    search_stream(file.take(MAX_SCAN_BYTES), CHUNK, keep, find)
+}
+
+/// Streams `reader` in windows of `chunk` bytes and returns the first hit of `find`, with its
+/// offset in the stream. `find(window, limit)` reports the earliest hit starting before
+/// `limit`, as (offset in the window, value); a hit may read past `limit` to the window's
+/// end. The last `keep` bytes of a window are searched again, whole, in the next one, so a
+/// hit straddling two reads is still found (`keep` must cover the longest hit).
+pub fn search_stream<R: Read, T>(
+    mut reader: R,
+    chunk: usize,
+    keep: usize,
+    mut find: impl FnMut(&[u8], usize) -> Option<(usize, T)>,
+) -> io::Result<Option<(u64, T)>> {
+    let chunk = chunk.max(1);
     let mut buf: Vec<u8> = Vec::with_capacity(chunk + keep);
     let mut base = 0u64;
     loop {
@@ -85,9 +132,8 @@ pub fn find_in_stream<R: Read>(
         } else {
             buf.len().saturating_sub(keep)
         };
-        if let Some(mut m) = earliest(&buf, limit, &finders) {
-            m.offset += base;
-            return Ok(Some(m));
+        if let Some((at, hit)) = find(&buf, limit) {
+            return Ok(Some((base + at as u64, hit)));
         }
         if eof {
             return Ok(None);

@@ -26,11 +26,10 @@ pub enum ChangelogError {
     #[error(transparent)]
     Root(#[from] RootError),
     /// The gzip stream is corrupt or truncated.
-    #[error("{path}: not a readable gzip stream: {source}")]
+    #[error("{path}: not a readable gzip stream: {cause}")]
     Gzip {
         path: PathBuf,
-        #[source]
-        source: std::io::Error,
+        cause: std::io::Error,
     },
     /// The decompressed text exceeds [`DECOMPRESSED_LIMIT`].
     #[error("{path}: decompresses to more than {limit} bytes (refusing a possible gzip bomb)")]
@@ -110,8 +109,9 @@ fn read_into(
         return true;
     }
     let host_path = changelog_path(package);
-    let real = match root.resolve(&host_path) {
+    let real = match root.canonical(&host_path) {
         Ok(real) => real,
+        Err(e) if e.is_not_found() => return false,
         Err(e) => {
             out.warnings.push(e.to_string());
             return false;
@@ -152,9 +152,9 @@ pub fn decompress(path: &Path, compressed: &[u8]) -> Result<String, ChangelogErr
     flate2::read::MultiGzDecoder::new(compressed)
         .take(DECOMPRESSED_LIMIT + 1)
         .read_to_end(&mut out)
-        .map_err(|source| ChangelogError::Gzip {
+        .map_err(|cause| ChangelogError::Gzip {
             path: path.to_path_buf(),
-            source,
+            cause,
         })?;
     if out.len() as u64 > DECOMPRESSED_LIMIT {
         return Err(ChangelogError::Bomb {
@@ -251,6 +251,8 @@ mod tests {
             kata_release: None,
             stat: None,
             used_by: Vec::new(),
+            parent_dirs: Vec::new(),
+            version_note: None,
             devices: None,
         }
     }

@@ -6,6 +6,7 @@
 //! byte test, and allocates only for the stanzas it keeps.
 
 use super::PackageError;
+use hvguard_core::os_name::display_path;
 use hvguard_core::{HostRoot, Package, PackageManager, Probe, RootError};
 use std::path::Path;
 
@@ -39,9 +40,9 @@ pub fn read_status(root: &HostRoot) -> Probe<Vec<Package>> {
 /// Turns a read failure into the `Probe` that tells the report why the fact is unknown.
 pub(crate) fn probe_from_root_error<T>(e: RootError) -> Probe<T> {
     if e.is_not_found() {
-        Probe::absent(e.path())
+        Probe::absent(display_path(e.path()))
     } else if e.is_permission_denied() {
-        Probe::denied(e.path())
+        Probe::denied(display_path(e.path()))
     } else {
         Probe::unsupported(e.to_string())
     }

@@ -41,7 +41,7 @@ pub fn read_installed(root: &HostRoot) -> Probe<Vec<Package>> {
             Ok(packages) => Probe::found(packages),
             Err(e) => Probe::unsupported(e.to_string()),
         },
-        Err(ExecError::Spawn { source, .. }) if source.kind() == std::io::ErrorKind::NotFound => {
+        Err(ExecError::Spawn { cause, .. }) if cause.kind() == std::io::ErrorKind::NotFound => {
             Probe::unsupported(format!("{DB_DIR} exists but {RPM} is not installed"))
         }
         Err(e) => Probe::unsupported(e.to_string()),

@@ -1,8 +1,10 @@
 //! The dry run: effective settings before and after the plan, as a unified diff.
 
+use super::effective::Effective;
 use super::paths::DROPIN_NAME;
 use super::value::{render, split_key};
-use hvguard_core::{ConfigValue, HardeningPlan, KataConfig, RuleId};
+use crate::aliases::canonical_key;
+use hvguard_core::{ConfigValue, HardeningPlan, KataConfig, RuleId, SourcedValue};
 use similar::TextDiff;
 use std::collections::BTreeMap;
 use std::fmt;
@@ -54,34 +56,61 @@ impl fmt::Display for Changes {
 }
 
 /// Compares the effective settings of `config` (main file plus its drop-ins, merged) with the
-/// same settings once `plan` is applied on top, as hvguard's drop-in would be.
+/// same settings once `plan` is applied on top, as if hvguard's drop-in were the last file.
+/// [`plan_changes_effective`] compares with what Kata will really read instead.
 pub fn plan_changes(config: &KataConfig, plan: &HardeningPlan) -> Changes {
+    changes(config, plan, None)
+}
+
+/// Compares the effective settings of `config` with `after`, the configuration Kata will
+/// read once hvguard's drop-in is written (see [`super::effective_with_dropin`]): a later
+/// drop-in that overrides a hardened key shows as no change for that key.
+pub fn plan_changes_effective(
+    config: &KataConfig,
+    plan: &HardeningPlan,
+    after: &Effective,
+) -> Changes {
+    changes(config, plan, Some(&after.values))
+}
+
+fn changes(
+    config: &KataConfig,
+    plan: &HardeningPlan,
+    effective: Option<&BTreeMap<String, SourcedValue>>,
+) -> Changes {
     let before: BTreeMap<&str, &ConfigValue> = config
         .values
         .iter()
         .map(|(k, v)| (k.as_str(), &v.value))
         .collect();
-    let mut after = before.clone();
     let mut planned: BTreeMap<&str, (&ConfigValue, &RuleId)> = BTreeMap::new();
     for s in &plan.settings {
         planned.insert(&s.key, (&s.value, &s.rule));
     }
+    let after: BTreeMap<&str, &ConfigValue> = match effective {
+        Some(values) => values.iter().map(|(k, v)| (k.as_str(), &v.value)).collect(),
+        None => {
+            let mut after = before.clone();
+            after.extend(planned.iter().map(|(k, (v, _))| (*k, *v)));
+            after
+        }
+    };
     let mut changed = Vec::new();
     let mut retyped = Vec::new();
     for (key, (value, rule)) in &planned {
-        let now = before.get(key).copied();
+        let now = lookup(&before, key);
         if now.is_some_and(|n| kind(n) != kind(value)) {
             retyped.push(key.to_string());
         }
-        if now != Some(*value) {
+        let then = lookup(&after, key).unwrap_or(value);
+        if now != Some(then) {
             changed.push(ChangedKey {
                 key: key.to_string(),
                 before: now.cloned(),
-                after: (*value).clone(),
+                after: then.clone(),
                 rule: (*rule).clone(),
             });
         }
-        after.insert(key, value);
     }
     let mut new_sections: Vec<String> = planned
         .keys()
@@ -117,6 +146,14 @@ pub fn plan_changes(config: &KataConfig, plan: &HardeningPlan) -> Changes {
         new_sections,
         retyped,
     }
+}
+
+/// `key` in `map`, or its canonical spelling: a runtime-rs plan says `seccomp_sandbox` where
+/// the loader keeps `seccompsandbox`.
+fn lookup<'v>(map: &BTreeMap<&str, &'v ConfigValue>, key: &str) -> Option<&'v ConfigValue> {
+    map.get(key)
+        .or_else(|| map.get(canonical_key(key)?.as_str()))
+        .copied()
 }
 
 /// The TOML type of a value; integers and floats count as one since Kata reads some numbers

@@ -7,11 +7,12 @@
 
 use super::atomic::write_atomic;
 use super::error::HardenError;
-use super::paths::{host_path, Placement};
+use super::paths::Placement;
 use super::value::{one_line, to_toml};
 use super::write::{backup, read_existing, DropinStatus};
-use super::READ_LIMIT;
 use hvguard_core::{ConfigValue, HardeningPlan, HardeningSetting, HostRoot};
+use std::ffi::OsStr;
+use std::os::unix::ffi::OsStrExt;
 use std::path::{Path, PathBuf};
 use toml_edit::{DocumentMut, Item, Table, TableLike};
 
@@ -40,12 +41,16 @@ pub fn write_hardened_copy(
     let prepared = prepare(root, plan)?;
     let mut result = prepared.copy;
     if result.status != DropinStatus::Unchanged {
+        let name = copy_name(&prepared.placement.main_name);
         if let Some(old) = &prepared.existing {
-            let name = copy_name(&prepared.placement.main_name);
-            let saved = backup(&prepared.placement, &name, old, now)?;
-            result.backup = Some(host_path(root, &saved));
+            result.backup = Some(backup(root, &prepared.placement, &name, old, now)?);
         }
-        write_atomic(&prepared.target, None, prepared.content.as_bytes())?;
+        write_atomic(
+            &prepared.placement.config_dir,
+            &name,
+            None,
+            prepared.content.as_bytes(),
+        )?;
     }
     Ok(result)
 }
@@ -60,9 +65,17 @@ pub fn preview_hardened_copy(
     Ok((prepared.copy, prepared.content))
 }
 
+/// True for a file name hvguard gives its hardened copies (`*.hvguard-hardened.toml`): an
+/// output of hvguard, never a configuration to harden (or to copy again).
+pub fn is_hardened_copy(path: &Path) -> bool {
+    path.file_name().is_some_and(|n| {
+        n.as_bytes()
+            .ends_with(format!("{COPY_SUFFIX}.toml").as_bytes())
+    })
+}
+
 struct Prepared {
     placement: Placement,
-    target: PathBuf,
     existing: Option<Vec<u8>>,
     content: String,
     copy: HardenedCopy,
@@ -70,11 +83,23 @@ struct Prepared {
 
 fn prepare(root: &HostRoot, plan: &HardeningPlan) -> Result<Prepared, HardenError> {
     let placement = Placement::for_main(root, &plan.config)?;
-    let text = root.read_text(&plan.config, READ_LIMIT)?;
+    // The main configuration is read through the folder that was checked, like every write.
+    let main = OsStr::new(&placement.main_name);
+    let main_path = placement.config_dir.entry_path(main);
+    let bytes = read_existing(&placement.config_dir, &placement.main_name)?.ok_or_else(|| {
+        HardenError::io(
+            &main_path,
+            "read main configuration",
+            std::io::Error::from(std::io::ErrorKind::NotFound),
+        )
+    })?;
+    let text = String::from_utf8(bytes).map_err(|_| HardenError::NotText {
+        path: main_path.clone(),
+    })?;
     let content = harden_text(&plan.config, &text, &plan.settings)?;
-    let target = placement.config_dir.join(copy_name(&placement.main_name));
-    let host = host_path(root, &target);
-    let existing = read_existing(&target)?;
+    let name = copy_name(&placement.main_name);
+    let host = placement.config_dir.entry_path(OsStr::new(&name));
+    let existing = read_existing(&placement.config_dir, &name)?;
     let status = match &existing {
         None => DropinStatus::Create,
         Some(old) if old == content.as_bytes() => DropinStatus::Unchanged,
@@ -82,7 +107,6 @@ fn prepare(root: &HostRoot, plan: &HardeningPlan) -> Result<Prepared, HardenErro
     };
     Ok(Prepared {
         placement,
-        target,
         existing,
         content,
         copy: HardenedCopy {

@@ -10,14 +10,17 @@ pub enum HardenError {
     /// A read through the host root failed (the path is inside the error).
     #[error(transparent)]
     Root(#[from] RootError),
+    /// A configuration file could not be loaded (the path is inside the error).
+    #[error(transparent)]
+    Config(#[from] crate::KataError),
     /// A file-system operation failed.
-    #[error("{path}: {action}: {source}")]
+    /// The cause is in the message and not exposed again as a `source()`: printed once.
+    #[error("{path}: {action}: {cause}")]
     Io {
         path: PathBuf,
         /// What was being done, in a few words ("create folder", "rename into place").
         action: &'static str,
-        #[source]
-        source: io::Error,
+        cause: io::Error,
     },
     /// The main configuration is not valid TOML.
     #[error("{path}:{line}:{column}: {message}")]
@@ -56,11 +59,11 @@ pub enum HardenError {
 }
 
 impl HardenError {
-    pub(crate) fn io(path: impl Into<PathBuf>, action: &'static str, source: io::Error) -> Self {
+    pub(crate) fn io(path: impl Into<PathBuf>, action: &'static str, cause: io::Error) -> Self {
         HardenError::Io {
             path: path.into(),
             action,
-            source,
+            cause,
         }
     }
 }

@@ -17,6 +17,7 @@
 mod atomic;
 mod changes;
 mod copy;
+mod effective;
 mod error;
 mod paths;
 mod render;
@@ -24,12 +25,16 @@ mod support;
 mod value;
 mod write;
 
-pub use changes::{plan_changes, ChangedKey, Changes};
-pub use copy::{preview_hardened_copy, write_hardened_copy, HardenedCopy, COPY_SUFFIX};
+pub use changes::{plan_changes, plan_changes_effective, ChangedKey, Changes};
+pub use copy::{
+    is_hardened_copy, preview_hardened_copy, write_hardened_copy, HardenedCopy, COPY_SUFFIX,
+};
+pub use effective::{effective_with_copy, effective_with_dropin, Effective, Undone};
 pub use error::HardenError;
 pub use paths::{dropin_path, BACKUP_DIR, DROPIN_DIR, DROPIN_NAME};
 pub use render::render_dropin;
 pub use support::supports_dropins;
+pub use value::render as render_value;
 pub use write::{preview_dropin, write_dropin, DropinStatus, WriteOutcome};
 
 /// Largest drop-in or main config this module will read: real Kata configs are under 64 KiB.

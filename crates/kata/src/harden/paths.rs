@@ -1,4 +1,4 @@
-//! Where hardened files go.
+//! Where hardened files go, held open.
 //!
 //! Both Kata runtimes canonicalise the configuration path before looking for drop-ins (Go:
 //! `katautils.decodeConfig` calls `ResolvePath`, i.e. `filepath.EvalSymlinks`; runtime-rs:
@@ -6,10 +6,14 @@
 //! the *real* file: for `/etc/kata-containers/configuration.toml -> /opt/kata/.../configuration-qemu.toml`
 //! the drop-in belongs in `/opt/kata/.../config.d/`. Paths are resolved inside the host root the
 //! same way.
+//!
+//! The folders are opened once, as directory descriptors ([`RootDir`]), and every read and
+//! write below goes through them: a folder swapped for a symlink while hvguard runs cannot
+//! lead a write out of the root.
 
 use super::error::HardenError;
-use hvguard_core::HostRoot;
-use std::fs;
+use hvguard_core::{HostRoot, RootDir, RootError};
+use std::io;
 use std::path::{Path, PathBuf};
 
 /// The drop-in folder Kata reads, beside the main configuration.
@@ -29,38 +33,30 @@ pub const DROPIN_NAME: &str = "80-hvguard-hardening.toml";
 /// fails reading it as a file.
 pub const BACKUP_DIR: &str = "hvguard-backups";
 
-/// The real (on this machine) locations for one main configuration.
-#[derive(Debug, Clone)]
+/// The folders for one main configuration, open.
+#[derive(Debug)]
 pub(crate) struct Placement {
     /// The folder holding the real main configuration file.
-    pub config_dir: PathBuf,
+    pub config_dir: RootDir,
     /// Name of the real main configuration file.
     pub main_name: String,
-    /// `config_dir/config.d`.
-    pub dropin_dir: PathBuf,
-    /// `config_dir/config.d/80-hvguard-hardening.toml`.
-    pub dropin: PathBuf,
-    /// `config_dir/hvguard-backups`.
-    pub backup_dir: PathBuf,
+    /// `config.d/`, when it exists (a link to a folder inside the root is followed).
+    pub dropin_dir: Option<RootDir>,
+    /// Host path of `config.d/` (where the link leads, when it is one), for messages.
+    pub dropin_dir_path: PathBuf,
 }
 
 impl Placement {
-    /// Resolves `main` (a host path) inside `root` and checks that it is a regular file.
+    /// Resolves `main` (a host path) inside `root`, checks that it is a regular file, and
+    /// opens its folder and its `config.d/`.
     pub fn for_main(root: &HostRoot, main: &Path) -> Result<Self, HardenError> {
-        let mut real = root.resolve(main)?;
-        if root.is_live() {
-            // On the live root `resolve` leaves links to the kernel; Kata canonicalises, so do we.
-            real = fs::canonicalize(&real)
-                .map_err(|e| HardenError::io(main, "read main configuration", e))?;
-        }
-        let meta =
-            fs::metadata(&real).map_err(|e| HardenError::io(main, "read main configuration", e))?;
-        if !meta.is_file() {
+        let real = root.canonical(main)?;
+        if !root.metadata(&real)?.is_file() {
             return Err(HardenError::NotAFile {
                 path: main.to_path_buf(),
             });
         }
-        let (Some(config_dir), Some(name)) = (real.parent(), real.file_name()) else {
+        let (Some(host_dir), Some(name)) = (real.parent(), real.file_name()) else {
             return Err(HardenError::BadConfigPath {
                 path: main.to_path_buf(),
             });
@@ -70,38 +66,74 @@ impl Placement {
                 path: main.to_path_buf(),
             });
         };
-        // A `config.d` link is followed the way Kata follows it, but inside the root, so an
-        // absolute link in a mounted image never leads to this machine's own files.
-        let host_dir = host_path(root, config_dir);
-        let dropin_dir = root.resolve(host_dir.join(DROPIN_DIR))?;
-        let backup_dir = root.resolve(host_dir.join(BACKUP_DIR))?;
+        let config_dir = root.open_dir(host_dir)?;
+        let link = host_dir.join(DROPIN_DIR);
+        let (dropin_dir, dropin_dir_path) = match open_folder(root, &link)? {
+            Some(dir) => {
+                // A `config.d` link is followed the way Kata follows it, but inside the root,
+                // so an absolute link in a mounted image never leads to this machine's files.
+                let path = root.canonical(&link).unwrap_or_else(|_| link.clone());
+                (Some(dir), path)
+            }
+            None => (None, link),
+        };
         Ok(Placement {
-            config_dir: config_dir.to_path_buf(),
+            config_dir,
             main_name: main_name.to_string(),
-            dropin: dropin_dir.join(DROPIN_NAME),
             dropin_dir,
-            backup_dir,
+            dropin_dir_path,
         })
+    }
+
+    /// Creates `config.d/` (mode `mode`) when missing; true when this call created it.
+    pub fn ensure_dropin_dir(&mut self, mode: u32) -> Result<bool, HardenError> {
+        if self.dropin_dir.is_some() {
+            return Ok(false);
+        }
+        let dir = self
+            .config_dir
+            .create_subdir(DROPIN_DIR.as_ref(), mode)
+            .map_err(|e| as_io(e, &self.dropin_dir_path, "create folder"))?;
+        self.dropin_dir = Some(dir);
+        Ok(true)
+    }
+}
+
+/// The folder at `host_path`, `None` when nothing is there; something else there is an error.
+pub(crate) fn open_folder(
+    root: &HostRoot,
+    host_path: &Path,
+) -> Result<Option<RootDir>, HardenError> {
+    match root.open_dir(host_path) {
+        Ok(dir) => Ok(Some(dir)),
+        Err(e) if e.is_not_found() => Ok(None),
+        Err(RootError::Io { cause, .. }) if cause.kind() == io::ErrorKind::NotADirectory => {
+            Err(HardenError::NotADirectory {
+                path: host_path.to_path_buf(),
+            })
+        }
+        Err(e) => Err(e.into()),
+    }
+}
+
+/// A [`RootError`] as an I/O error of `action` on `path` (the messages operators know).
+pub(crate) fn as_io(e: RootError, path: &Path, action: &'static str) -> HardenError {
+    match e {
+        RootError::Io { cause, .. } => HardenError::io(path, action, cause),
+        other => HardenError::Root(other),
     }
 }
 
 /// Where hvguard's drop-in for `main` goes, as a host path (what Kata itself would open).
 pub fn dropin_path(root: &HostRoot, main: &Path) -> Result<PathBuf, HardenError> {
     let placement = Placement::for_main(root, main)?;
-    Ok(host_path(root, &placement.dropin))
-}
-
-/// The host path of a real path under `root` (the path as the host itself would see it).
-pub(crate) fn host_path(root: &HostRoot, real: &Path) -> PathBuf {
-    match real.strip_prefix(root.base()) {
-        Ok(rel) => Path::new("/").join(rel),
-        Err(_) => real.to_path_buf(),
-    }
+    Ok(placement.dropin_dir_path.join(DROPIN_NAME))
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::fs;
     use std::os::unix::fs::symlink;
 
     #[test]

@@ -20,8 +20,9 @@ pub(crate) fn to_toml(value: &ConfigValue) -> Value {
     }
 }
 
-/// `value` as it would appear after `key = ` in a file, without surrounding space.
-pub(crate) fn render(value: &ConfigValue) -> String {
+/// `value` as it would appear after `key = ` in a file, without surrounding space: TOML
+/// (`8192`, `true`, `"on"`), never Rust's `Debug` (`Integer(8192)`).
+pub fn render(value: &ConfigValue) -> String {
     let mut v = to_toml(value);
     v.decor_mut().clear();
     v.to_string().trim().to_string()

@@ -2,15 +2,13 @@
 
 use super::atomic::write_atomic;
 use super::error::HardenError;
-use super::paths::{host_path, Placement, DROPIN_NAME};
+use super::paths::{as_io, open_folder, Placement, BACKUP_DIR, DROPIN_DIR, DROPIN_NAME};
 use super::render::render_dropin;
 use super::READ_LIMIT;
-use hvguard_core::{HardeningPlan, HostRoot};
+use hvguard_core::{HardeningPlan, HostRoot, RootDir, RootError};
+use std::ffi::OsStr;
 use std::fmt;
-use std::fs::{self, DirBuilder, File};
-use std::io::{self, Read};
-use std::os::unix::fs::DirBuilderExt;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 
 /// Mode of folders hvguard creates (`config.d/`, `hvguard-backups/`).
 const DIR_MODE: u32 = 0o755;
@@ -60,12 +58,12 @@ impl fmt::Display for WriteOutcome {
 /// What [`write_dropin`] would do for `plan`, without touching the disk (the dry run).
 pub fn preview_dropin(root: &HostRoot, plan: &HardeningPlan) -> Result<DropinStatus, HardenError> {
     let placement = Placement::for_main(root, &plan.config)?;
-    check_dropin_dir(&placement.dropin_dir)?;
     let content = render_dropin(plan);
-    Ok(status(
-        read_existing(&placement.dropin)?.as_deref(),
-        &content,
-    ))
+    let existing = match &placement.dropin_dir {
+        Some(dir) => read_existing(dir, DROPIN_NAME)?,
+        None => None,
+    };
+    Ok(status(existing.as_deref(), &content))
 }
 
 /// Writes `plan` as `config.d/80-hvguard-hardening.toml` beside the (real) main configuration.
@@ -76,37 +74,45 @@ pub fn preview_dropin(root: &HostRoot, plan: &HardeningPlan) -> Result<DropinSta
 /// copied to `hvguard-backups/80-hvguard-hardening.toml.bak-<UTC time>` first; the backup folder
 /// sits outside `config.d/` because Kata would parse a backup there as a drop-in. A symbolic link
 /// in the drop-in's place is refused. On error nothing is left half-written, and a `config.d/`
-/// created by this call is removed again.
+/// created by this call is removed again. Every write goes through the folders' descriptors
+/// (see [`super::paths`]).
 pub fn write_dropin(
     root: &HostRoot,
     plan: &HardeningPlan,
     now: jiff::Timestamp,
 ) -> Result<WriteOutcome, HardenError> {
-    let placement = Placement::for_main(root, &plan.config)?;
-    let dir_exists = check_dropin_dir(&placement.dropin_dir)?;
+    let mut placement = Placement::for_main(root, &plan.config)?;
     let content = render_dropin(plan);
-    let existing = read_existing(&placement.dropin)?;
+    let existing = match &placement.dropin_dir {
+        Some(dir) => read_existing(dir, DROPIN_NAME)?,
+        None => None,
+    };
     let status = status(existing.as_deref(), &content);
     let mut outcome = WriteOutcome {
         status,
-        path: host_path(root, &placement.dropin),
+        path: placement.dropin_dir_path.join(DROPIN_NAME),
         backup: None,
         created_dir: false,
     };
     if status == DropinStatus::Unchanged {
         return Ok(outcome);
     }
-    if !dir_exists {
-        make_dir(&placement.dropin_dir)?;
-        outcome.created_dir = true;
-    }
+    outcome.created_dir = placement.ensure_dropin_dir(DIR_MODE)?;
+    let placement = &placement;
     let result = (|| {
+        let dropin_dir =
+            placement
+                .dropin_dir
+                .as_ref()
+                .ok_or_else(|| HardenError::NotADirectory {
+                    path: placement.dropin_dir_path.clone(),
+                })?;
         if let Some(old) = &existing {
-            let backup = backup(&placement, DROPIN_NAME, old, now)?;
-            outcome.backup = Some(host_path(root, &backup));
+            outcome.backup = Some(backup(root, placement, DROPIN_NAME, old, now)?);
         }
         write_atomic(
-            &placement.dropin,
+            dropin_dir,
+            DROPIN_NAME,
             Some(&placement.config_dir),
             content.as_bytes(),
         )
@@ -114,7 +120,7 @@ pub fn write_dropin(
     if let Err(e) = result {
         if outcome.created_dir {
             // Only succeeds when empty, so nothing of anyone else's can go with it.
-            let _ = fs::remove_dir(&placement.dropin_dir);
+            let _ = placement.config_dir.remove_subdir(DROPIN_DIR.as_ref());
         }
         return Err(e);
     }
@@ -129,81 +135,45 @@ fn status(existing: Option<&[u8]>, content: &str) -> DropinStatus {
     }
 }
 
-/// True when `config.d/` exists (as a folder, possibly through a link Kata would follow too).
-fn check_dropin_dir(dir: &Path) -> Result<bool, HardenError> {
-    match fs::metadata(dir) {
-        Ok(meta) if meta.is_dir() => Ok(true),
-        Ok(_) => Err(HardenError::NotADirectory {
-            path: dir.to_path_buf(),
-        }),
-        Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(false),
-        Err(e) => Err(HardenError::io(dir, "inspect folder", e)),
-    }
+/// The bytes of `name` in `dir`, a file hvguard may replace; `None` when absent. Refuses
+/// links and non-files, without opening them.
+pub(crate) fn read_existing(dir: &RootDir, name: &str) -> Result<Option<Vec<u8>>, HardenError> {
+    dir.read_file(OsStr::new(name), READ_LIMIT)
+        .map_err(|e| match e {
+            RootError::Symlink { path } => HardenError::Symlink { path },
+            RootError::IsADirectory { path } | RootError::NotARegularFile { path } => {
+                HardenError::NotAFile { path }
+            }
+            RootError::TooLarge { path, limit } => HardenError::TooLarge { path, limit },
+            RootError::Io { path, cause } => HardenError::io(path, "read file", cause),
+            other => HardenError::Root(other),
+        })
 }
 
-pub(crate) fn make_dir(dir: &Path) -> Result<(), HardenError> {
-    DirBuilder::new()
-        .mode(DIR_MODE)
-        .create(dir)
-        .map_err(|e| HardenError::io(dir, "create folder", e))
-}
-
-/// The bytes of a file hvguard may replace, `None` when absent. Refuses links and non-files.
-pub(crate) fn read_existing(path: &Path) -> Result<Option<Vec<u8>>, HardenError> {
-    let meta = match fs::symlink_metadata(path) {
-        Ok(meta) => meta,
-        Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(None),
-        Err(e) => return Err(HardenError::io(path, "inspect file", e)),
-    };
-    if meta.file_type().is_symlink() {
-        return Err(HardenError::Symlink {
-            path: path.to_path_buf(),
-        });
-    }
-    if !meta.is_file() {
-        return Err(HardenError::NotAFile {
-            path: path.to_path_buf(),
-        });
-    }
-    let file = File::open(path).map_err(|e| HardenError::io(path, "read file", e))?;
-    let mut bytes = Vec::new();
-    file.take(READ_LIMIT + 1)
-        .read_to_end(&mut bytes)
-        .map_err(|e| HardenError::io(path, "read file", e))?;
-    if bytes.len() as u64 > READ_LIMIT {
-        return Err(HardenError::TooLarge {
-            path: path.to_path_buf(),
-            limit: READ_LIMIT,
-        });
-    }
-    Ok(Some(bytes))
-}
-
-/// Saves `old` (the current content of `name`) under `hvguard-backups/`, returning the real path.
+/// Saves `old` (the current content of `name`) under `hvguard-backups/`, returning its host
+/// path.
 pub(crate) fn backup(
+    root: &HostRoot,
     placement: &Placement,
     name: &str,
     old: &[u8],
     now: jiff::Timestamp,
 ) -> Result<PathBuf, HardenError> {
-    let dir = &placement.backup_dir;
-    match fs::metadata(dir) {
-        Ok(meta) if meta.is_dir() => {}
-        Ok(_) => {
-            return Err(HardenError::NotADirectory {
-                path: dir.to_path_buf(),
-            })
-        }
-        Err(e) if e.kind() == io::ErrorKind::NotFound => make_dir(dir)?,
-        Err(e) => return Err(HardenError::io(dir, "inspect folder", e)),
-    }
+    let config_dir = &placement.config_dir;
+    let host_dir = config_dir.entry_path(OsStr::new(BACKUP_DIR));
+    let dir = match open_folder(root, &host_dir)? {
+        Some(dir) => dir,
+        None => config_dir
+            .create_subdir(OsStr::new(BACKUP_DIR), DIR_MODE)
+            .map_err(|e| as_io(e, &host_dir, "create folder"))?,
+    };
     let stem = format!("{name}.bak-{}", now.strftime("%Y%m%dT%H%M%SZ"));
-    let mut path = dir.join(&stem);
+    let mut file = stem.clone();
     let mut n = 1;
-    while fs::symlink_metadata(&path).is_ok() {
-        path = dir.join(format!("{stem}-{n}"));
+    while dir.entry_kind(OsStr::new(&file))?.is_some() {
+        file = format!("{stem}-{n}");
         n += 1;
     }
-    write_atomic(&path, None, old)?;
-    Ok(path)
+    write_atomic(&dir, &file, None, old)?;
+    Ok(dir.entry_path(OsStr::new(&file)))
 }

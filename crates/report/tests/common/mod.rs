@@ -190,6 +190,8 @@ pub fn sample_report() -> Report {
             kata_release: None,
             stat: None,
             used_by: vec![PathBuf::from(KATA_CONFIG)],
+            parent_dirs: Vec::new(),
+            version_note: None,
             devices: None,
         },
         Hypervisor {
@@ -202,6 +204,8 @@ pub fn sample_report() -> Report {
             kata_release: Some("3.3.0".to_string()),
             stat: None,
             used_by: vec![],
+            parent_dirs: Vec::new(),
+            version_note: None,
             devices: None,
         },
     ];
@@ -321,4 +325,21 @@ pub fn catalogue() -> Vec<SarifRule> {
             "seccompsandbox = \"on,obsolete=deny,spawn=deny,resourcecontrol=deny\"",
         ),
     ]
+}
+
+/// A program the test needs (promtool, ...): its path, or `None` with a visible SKIPPED
+/// line. With `CI=true` a missing prerequisite fails the test instead (.ci/run installs it).
+pub fn required_tool(name: &str, package: &str) -> Option<PathBuf> {
+    let found = std::env::var_os("PATH").and_then(|paths| {
+        std::env::split_paths(&paths)
+            .map(|dir| dir.join(name))
+            .find(|p| p.is_file())
+    });
+    if found.is_none() {
+        if std::env::var("CI").is_ok_and(|v| v == "true") {
+            panic!("{name} is missing: install Debian's {package} (.ci/run does)");
+        }
+        eprintln!("\n*** SKIPPED: {name} not found (apt-get install {package}); this test did not run ***\n");
+    }
+    found
 }

@@ -1,0 +1,159 @@
+//! `hypervisor.binary-modified` on Debian's real QEMU package: its real `md5sums` over copies of
+//! its real files in a fixture root (one file modified), and the live installation (clean).
+
+#![allow(clippy::expect_used, clippy::unwrap_used)]
+
+mod common;
+
+use common::{hvguard, scan_json};
+use serde_json::Value;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+const PACKAGE: &str = "qemu-system-x86";
+const MD5SUMS: &str = "/var/lib/dpkg/info/qemu-system-x86.md5sums";
+
+/// With CI=true a missing prerequisite fails the test; elsewhere it is skipped, visibly.
+fn require_debian_qemu() -> bool {
+    if Path::new(MD5SUMS).exists() && Path::new("/usr/bin/qemu-system-x86_64").exists() {
+        return true;
+    }
+    if std::env::var("CI").is_ok_and(|v| v == "true") {
+        panic!("Debian's {PACKAGE} is not installed (.ci/run installs it)");
+    }
+    eprintln!("SKIPPED: Debian's {PACKAGE} is not installed; this test did not run");
+    false
+}
+
+fn tool_digest(tool: &str, file: &Path) -> String {
+    let out = Command::new(tool).arg(file).output().expect(tool);
+    assert!(out.status.success(), "{tool} {}", file.display());
+    String::from_utf8(out.stdout)
+        .unwrap()
+        .split_whitespace()
+        .next()
+        .unwrap()
+        .to_string()
+}
+
+/// A root holding the package as dpkg installed it: its status stanza, file list, digest list
+/// and a copy of every file it ships outside /usr/share/{doc,man}.
+fn root_with_the_real_package() -> (tempfile::TempDir, Vec<(PathBuf, String)>) {
+    let dir = tempfile::tempdir().unwrap();
+    let info = dir.path().join("var/lib/dpkg/info");
+    std::fs::create_dir_all(&info).unwrap();
+    let status = Command::new("dpkg-query")
+        .args(["-s", PACKAGE])
+        .output()
+        .expect("dpkg-query");
+    assert!(status.status.success());
+    std::fs::write(dir.path().join("var/lib/dpkg/status"), status.stdout).unwrap();
+    for ext in ["md5sums", "list"] {
+        let name = format!("{PACKAGE}.{ext}");
+        std::fs::copy(
+            Path::new("/var/lib/dpkg/info").join(&name),
+            info.join(&name),
+        )
+        .unwrap();
+    }
+    let mut shipped = Vec::new();
+    for line in std::fs::read_to_string(MD5SUMS).unwrap().lines() {
+        let (digest, rel) = line.split_once("  ").unwrap();
+        if rel.starts_with("usr/share/doc/") || rel.starts_with("usr/share/man/") {
+            continue;
+        }
+        let dest = dir.path().join(rel);
+        std::fs::create_dir_all(dest.parent().unwrap()).unwrap();
+        std::fs::copy(Path::new("/").join(rel), &dest).unwrap();
+        shipped.push((PathBuf::from("/").join(rel), digest.to_string()));
+    }
+    (dir, shipped)
+}
+
+fn integrity_hits(report: &Value) -> Vec<&Value> {
+    report["findings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|f| f["rule"] == "hypervisor.binary-modified")
+        .collect()
+}
+
+#[test]
+fn a_modified_file_of_the_real_package_is_found() {
+    if !require_debian_qemu() {
+        return;
+    }
+    let (root, shipped) = root_with_the_real_package();
+    assert!(shipped.len() >= 3, "{shipped:?}");
+    // Untouched copies of the real files match the real digests: nothing to report.
+    let (_, clean) = scan_json(root.path(), &[]);
+    assert!(integrity_hits(&clean).is_empty(), "{clean:#}");
+    assert!(!clean["unknown"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .any(|u| u["rule"] == "hypervisor.binary-modified"
+            && u["reason"].as_str().unwrap().contains(PACKAGE)));
+
+    let target = "/usr/bin/qemu-system-x86_64-microvm";
+    let (_, recorded) = shipped
+        .iter()
+        .find(|(p, _)| p == Path::new(target))
+        .expect("the package ships the microvm binary");
+    let copy = root.path().join(target.trim_start_matches('/'));
+    let mut bytes = std::fs::read(&copy).unwrap();
+    let at = bytes.len() / 2;
+    bytes[at] ^= 0x01;
+    std::fs::write(&copy, bytes).unwrap();
+    let actual = tool_digest("md5sum", &copy);
+
+    let (code, report) = scan_json(root.path(), &[]);
+    assert_eq!(code, 1, "a critical finding fails the scan");
+    let hits = integrity_hits(&report);
+    assert_eq!(hits.len(), 1, "{hits:#?}");
+    let hit = hits[0];
+    assert_eq!(hit["severity"], "critical");
+    assert_eq!(hit["location"]["path"], target);
+    let evidence = hit["evidence"].as_str().unwrap();
+    assert!(
+        evidence.contains(&actual),
+        "{evidence} lacks md5sum's {actual}"
+    );
+    assert!(evidence.contains(recorded.as_str()), "{evidence}");
+    assert!(evidence.contains(MD5SUMS), "{evidence}");
+    assert!(hit["message"].as_str().unwrap().contains(PACKAGE));
+}
+
+#[test]
+fn the_live_qemu_installation_is_clean() {
+    if !require_debian_qemu() {
+        return;
+    }
+    let out = hvguard().arg("collect").output().unwrap();
+    assert!(out.status.success());
+    let snapshot: Value = serde_json::from_slice(&out.stdout).unwrap();
+    let packages = snapshot["integrity"]["packages"]["value"]
+        .as_array()
+        .expect("package digests checked on the live host");
+    let qemu = packages
+        .iter()
+        .find(|p| p["package"] == PACKAGE)
+        .expect("qemu-system-x86 checked");
+    assert!(qemu["checked"].as_u64().unwrap() >= 3, "{qemu}");
+    assert_eq!(qemu["modified"], Value::Array(vec![]), "{qemu}");
+    assert_eq!(qemu["unknown"], Value::Null);
+    let binary = snapshot["integrity"]["binaries"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|b| b["path"] == "/usr/bin/qemu-system-x86_64")
+        .expect("the binary is hashed");
+    assert_eq!(
+        binary["sha256"],
+        tool_digest("sha256sum", Path::new("/usr/bin/qemu-system-x86_64"))
+    );
+    assert_eq!(binary["packaged"], true);
+    let (_, report) = scan_json(Path::new("/"), &[]);
+    assert!(integrity_hits(&report).is_empty(), "{report:#}");
+}
