@@ -245,3 +245,65 @@ fn help_text_is_stable() {
     let text = common::normalise(&String::from_utf8_lossy(&out), &workspace());
     insta::assert_snapshot!("help-hypervisors-compare", text);
 }
+
+#[test]
+fn a_fifo_given_as_previous_is_refused_not_waited_on() {
+    let root = materialise("kata-static");
+    let dir = tempfile::tempdir().unwrap();
+    let fifo = dir.path().join("rationale.md");
+    rustix::fs::mknodat(
+        rustix::fs::CWD,
+        &fifo,
+        rustix::fs::FileType::Fifo,
+        rustix::fs::Mode::from_raw_mode(0o644),
+        0,
+    )
+    .unwrap();
+    let out = compare(root.path())
+        .args(["--offline", "--previous"])
+        .arg(&fifo)
+        .timeout(std::time::Duration::from_secs(60))
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains(&fifo.display().to_string()), "{stderr}");
+    assert!(stderr.contains("not a regular file"), "{stderr}");
+}
+
+#[test]
+fn text_from_the_host_is_printed_terminal_safe_in_every_format() {
+    let root = materialise("kata-static");
+    let collected = hvguard()
+        .arg("collect")
+        .arg("--root")
+        .arg(root.path())
+        .output()
+        .unwrap();
+    assert!(collected.status.success());
+    let mut snapshot: serde_json::Value = serde_json::from_slice(&collected.stdout).unwrap();
+    // A binary whose name clears the screen and retitles the terminal, and a version string
+    // with a C1 CSI: what a hostile root or snapshot can carry.
+    let hypervisors = snapshot["hypervisors"].as_array_mut().unwrap();
+    let qemu = hypervisors
+        .iter_mut()
+        .find(|h| h["kind"] == "qemu")
+        .expect("a QEMU binary in the fixture");
+    qemu["path"] = "/opt/kata/bin/qemu\u{1b}[2J\u{1b}]0;owned\u{7}".into();
+    qemu["version"] = "10.0.3\u{9b}31m".into();
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("snapshot.json");
+    std::fs::write(&file, serde_json::to_vec(&snapshot).unwrap()).unwrap();
+    for format in ["text", "markdown", "json"] {
+        let mut cmd = hvguard();
+        cmd.args(["hypervisors", "compare", "--offline", "--format", format])
+            .arg("--snapshot")
+            .arg(&file);
+        let out = stdout_of(&mut cmd);
+        assert!(
+            !out.contains(['\u{1b}', '\u{7}', '\u{9b}']),
+            "{format}: a terminal control reached stdout"
+        );
+        assert!(out.contains("qemu\\u{1b}[2J") || out.contains("qemu\\u001b[2J"), "{format}");
+    }
+}
