@@ -304,6 +304,9 @@ fn text_from_the_host_is_printed_terminal_safe_in_every_format() {
             !out.contains(['\u{1b}', '\u{7}', '\u{9b}']),
             "{format}: a terminal control reached stdout"
         );
-        assert!(out.contains("qemu\\u{1b}[2J") || out.contains("qemu\\u001b[2J"), "{format}");
+        assert!(
+            out.contains("qemu\\u{1b}[2J") || out.contains("qemu\\u001b[2J"),
+            "{format}"
+        );
     }
 }
