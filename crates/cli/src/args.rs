@@ -50,6 +50,8 @@ pub enum Command {
     Smoke(crate::commands::smoke::SmokeArgs),
     /// Boot times of two hypervisor builds, or of one without and with a security feature.
     Bench(crate::commands::bench::BenchArgs),
+    /// Compare the hypervisors Kata supports (`hypervisors compare`).
+    Hypervisors(crate::commands::hypervisors::HypervisorsArgs),
 }
 
 #[derive(Debug, Args)]

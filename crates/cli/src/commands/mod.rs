@@ -12,6 +12,7 @@ mod explain;
 mod harden;
 mod harden_verify;
 pub mod history;
+pub mod hypervisors;
 mod rules;
 mod scan;
 pub mod smoke;
@@ -66,5 +67,6 @@ pub fn run(cli: Cli) -> Result<Outcome> {
         Command::Baseline(args) => baseline::run(args),
         Command::Smoke(args) => smoke::run(args),
         Command::Bench(args) => bench::run(args),
+        Command::Hypervisors(args) => hypervisors::run(args),
     }
 }
