@@ -42,7 +42,21 @@ pub fn run(args: ScanArgs) -> Result<Outcome> {
     let (drift, since_previous) = history.drift(&snapshot, &report, encoded.as_ref());
     report.drift = drift;
     let nfd_policy = &advisories.policy.nfd;
-    let metrics = export::metrics_input(&report, errors.len(), nfd_policy);
+    // The journal and the SLA only matter where metrics are written.
+    let writes_metrics =
+        args.output.format == Format::Prometheus || args.export.textfile_dir.is_some();
+    let sources = export::MetricsSources {
+        store: &store,
+        advisories: &advisories.advisories,
+        policy: &advisories.policy.update,
+        today: advisories.today,
+    };
+    let metrics = export::metrics_input(
+        &report,
+        errors.len(),
+        nfd_policy,
+        writes_metrics.then_some(&sources),
+    );
     let text = match args.output.format {
         Format::Prometheus => hvguard_report::render_prometheus(&report, &metrics),
         format => output::render(&report, format, args.output.color),
