@@ -112,6 +112,10 @@ pub struct ScanArgs {
     /// snapshot or report written by hvguard).
     #[arg(long, value_name = "FILE", num_args = 0..=1)]
     pub baseline: Option<Option<PathBuf>>,
+    /// Hash every file of the hypervisor layer: use no cached digest (neither the store's nor
+    /// the cache file's) and save none.
+    #[arg(long)]
+    pub no_digest_cache: bool,
 }
 
 /// Where advisories and accepted risks come from (`scan`, `advisories`).

@@ -26,7 +26,16 @@ pub fn run(args: ScanArgs) -> Result<Outcome> {
         Some(path) => (pipeline::read_snapshot(path)?, Vec::new(), Vec::new()),
         None => {
             let root = pipeline::open_root(&args.root.root)?;
-            let (collected, fresh) = pipeline::collect_cached(&root, history.digest_cache());
+            // The store's digest cache where it has one, else the cache file of this root.
+            let (collected, fresh) = if args.no_digest_cache {
+                let (collected, _) = pipeline::collect_cached(&root, Default::default());
+                (collected, Vec::new())
+            } else if let Some(cache) = history.digest_cache() {
+                let (collected, cache) = pipeline::collect_cached(&root, cache);
+                (collected, cache.fresh().to_vec())
+            } else {
+                (pipeline::collect(&root), Vec::new())
+            };
             pipeline::ensure_something_read(&collected.snapshot)?;
             (collected.snapshot, collected.errors, fresh)
         }
