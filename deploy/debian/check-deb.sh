@@ -66,17 +66,26 @@ for dir in /etc/kubernetes/node-feature-discovery/features.d /etc/kubernetes/nod
            /etc/kubernetes /var/lib/prometheus/node-exporter /var/lib/prometheus; do
   [ -e "$dir" ] || created+=("$dir")
 done
-# Purging deletes /var/lib/hvguard: keep a copy of one that was there before.
+# Purging deletes /var/lib/hvguard and /var/cache/hvguard: keep copies of those that were
+# there before.
 saved=""
 if [ -e /var/lib/hvguard ]; then
   saved=$(mktemp -d)
   cp -a /var/lib/hvguard "$saved/"
+fi
+saved_cache=""
+if [ -e /var/cache/hvguard ]; then
+  saved_cache=$(mktemp -d)
+  cp -a /var/cache/hvguard "$saved_cache/"
 fi
 cleanup() {
   dpkg --purge hvguard >/dev/null 2>&1 || true
   for dir in "${created[@]}"; do rmdir "$dir" 2>/dev/null || true; done
   if [ -n "$saved" ]; then
     rm -rf /var/lib/hvguard && cp -a "$saved/hvguard" /var/lib/hvguard && rm -rf "$saved"
+  fi
+  if [ -n "$saved_cache" ]; then
+    rm -rf /var/cache/hvguard && cp -a "$saved_cache/hvguard" /var/cache/hvguard && rm -rf "$saved_cache"
   fi
 }
 trap cleanup EXIT
@@ -132,4 +141,5 @@ dpkg --purge hvguard
 [ ! -e /etc/kubernetes/node-feature-discovery/features.d/hvguard ] || fail "NFD file left after purge"
 [ ! -e /etc/systemd/system/timers.target.wants/hvguard-scan.timer ] || fail "timer still enabled"
 [ ! -e /var/lib/hvguard ] || fail "/var/lib/hvguard left after purge"
+[ ! -e /var/cache/hvguard ] || fail "/var/cache/hvguard left after purge"
 echo "check-deb: OK ($deb)"

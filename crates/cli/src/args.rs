@@ -118,6 +118,10 @@ pub struct ScanArgs {
     /// default one line per package).
     #[arg(long, short = 'v')]
     pub verbose: bool,
+    /// Hash every file of the hypervisor layer: use no cached digest (neither the store's nor
+    /// the cache file's) and save none.
+    #[arg(long)]
+    pub no_digest_cache: bool,
 }
 
 /// Where advisories and accepted risks come from (`scan`, `advisories`).

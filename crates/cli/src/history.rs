@@ -81,17 +81,22 @@ impl ScanHistory {
         self.store.as_ref().filter(|_| !self.unavailable)
     }
 
-    /// The digests the store remembers (empty without a store).
-    pub fn digest_cache(&mut self) -> DigestCache {
-        let entries = match self.readable().map(Store::cached_digests) {
-            None => return DigestCache::default(),
-            Some(Ok(entries)) => entries,
-            Some(Err(e)) => {
-                self.fail(&e);
-                Vec::new()
-            }
+    /// The digests the store remembers; `None` when the store cannot hold them (no store, a
+    /// store from before history, history unavailable), and the caller uses the cache file.
+    pub fn digest_cache(&mut self) -> Option<DigestCache> {
+        let store = self.readable()?;
+        let entries = match store.has_digest_cache() {
+            Ok(false) => return None,
+            Ok(true) => store.cached_digests(),
+            Err(e) => Err(e),
         };
-        DigestCache::new(entries)
+        match entries {
+            Ok(entries) => Some(DigestCache::new(entries)),
+            Err(e) => {
+                self.fail(&e);
+                None
+            }
+        }
     }
 
     /// Attaches the baseline's binary digests to the snapshot, for `hypervisor.binary-modified`.

@@ -2,6 +2,8 @@
 
 use anyhow::{bail, Context, Result};
 use hvguard_core::{HostRoot, Report, ReportHost, Snapshot, SNAPSHOT_SCHEMA};
+use hvguard_host::integrity::cache_file::{self, CacheFile};
+use hvguard_host::integrity::digest::DigestCache;
 use std::path::{Path, PathBuf};
 
 /// A Snapshot file bigger than this is not one `hvguard collect` wrote.
@@ -20,20 +22,24 @@ pub struct Collected {
 }
 
 /// Collects everything: Kata/containerd configuration first, so that the binaries the
-/// configurations name join the hypervisor inventory, then the host facts.
+/// configurations name join the hypervisor inventory, then the host facts. The hypervisor
+/// layer's digests come from this root's cache file where they are still valid
+/// (docs/drift-and-integrity.md, "The digest cache").
 pub fn collect(root: &HostRoot) -> Collected {
-    collect_cached(
-        root,
-        hvguard_host::integrity::digest::DigestCache::default(),
-    )
-    .0
+    let file = cache_file::cache_dir().map(|dir| CacheFile::for_root(&dir, root));
+    let cache = DigestCache::new(file.as_ref().map(CacheFile::load).unwrap_or_default());
+    let (collected, cache) = collect_cached(root, cache);
+    if let Some(file) = file {
+        // Only a cache, like the store's: a folder that cannot be written costs the next
+        // collection one hashing, and is not worth a warning on every scan.
+        let _ = file.save(&cache);
+    }
+    collected
 }
 
-/// [`collect`] with digests already known; returns the digests computed meanwhile too.
-pub fn collect_cached(
-    root: &HostRoot,
-    cache: hvguard_host::integrity::digest::DigestCache,
-) -> (Collected, Vec<hvguard_core::CachedDigest>) {
+/// [`collect`] with the digests `cache` holds (the store's, or none); returns the cache with
+/// the digests computed meanwhile.
+pub fn collect_cached(root: &HostRoot, cache: DigestCache) -> (Collected, DigestCache) {
     let env = hvguard_kata::DiscoveryEnv {
         // The shims read KATA_CONF_FILE from their own environment; ours only says something
         // about them on the live host.
@@ -51,7 +57,7 @@ pub fn collect_cached(
         ..Default::default()
     };
     let mut snapshot = hvguard_host::collect(root, &options);
-    let fresh = options.digest_cache.into_inner().fresh().to_vec();
+    let cache = options.digest_cache.into_inner();
     snapshot.kata = discovery.configs;
     // Each containerd release family reads the files its own way; keep the readings of the
     // containerd installed (all of them when its version is unknown).
@@ -70,7 +76,7 @@ pub fn collect_cached(
         snapshot,
         errors: discovery.errors.iter().map(|e| e.to_string()).collect(),
     };
-    (collected, fresh)
+    (collected, cache)
 }
 
 /// Fails (exit 2) when collecting read nothing at all: a root that is empty, not a host

@@ -283,6 +283,10 @@ fn two_notify_runs_at_once_send_each_alert_once() {
                 "HVGUARD_POLICY",
                 workspace().join("tests/fixtures/policy/empty.toml"),
             )
+            .env(
+                "HVGUARD_CACHE_DIR",
+                Path::new(env!("CARGO_TARGET_TMPDIR")).join("hvguard-digest-cache"),
+            )
             .env_remove("http_proxy")
             .env_remove("HTTP_PROXY")
             .arg("advisories")

@@ -375,3 +375,206 @@ fn nfd_file_without_a_value_uses_nfds_folder() {
         "{stderr}"
     );
 }
+
+/// Every sample of `family` in `text`, as `(labels, value)`.
+fn samples<'a>(text: &'a str, family: &str) -> Vec<(&'a str, &'a str)> {
+    text.lines()
+        .filter(|l| !l.starts_with('#'))
+        .filter_map(|l| {
+            let (series, value) = l.rsplit_once(' ')?;
+            let labels = series.strip_prefix(family)?;
+            (labels.is_empty() || labels.starts_with('{')).then_some((labels, value))
+        })
+        .collect()
+}
+
+/// Runs `promtool test rules` on deploy/prometheus/hvguard-rules.yml with `series` (exposition
+/// lines, given the `instance`/`job` labels node_exporter adds) and the expected alerts.
+fn promtool_rules_fire(series: &[String], alerts: &str) {
+    let Some(promtool) = tools::required("promtool", "prometheus") else {
+        return;
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let mut input = String::new();
+    for line in series {
+        let (name_labels, value) = line.rsplit_once(' ').unwrap();
+        let labelled = match name_labels.strip_suffix('}') {
+            Some(open) => format!("{open},instance=\"node\",job=\"node\"}}"),
+            None => format!("{name_labels}{{instance=\"node\",job=\"node\"}}"),
+        };
+        input.push_str(&format!(
+            "      - series: '{labelled}'\n        values: '{value}x10'\n"
+        ));
+    }
+    let test = format!(
+        "rule_files:\n  - {}\nevaluation_interval: 1m\ntests:\n  - interval: 1m\n    input_series:\n{input}    alert_rule_test:\n{alerts}",
+        workspace()
+            .join("deploy/prometheus/hvguard-rules.yml")
+            .display()
+    );
+    let file = dir.path().join("real.test.yml");
+    fs::write(&file, &test).unwrap();
+    let out = Command::new(promtool)
+        .args(["test", "rules"])
+        .arg(&file)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}{}\n{test}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+#[test]
+fn update_and_sla_families_come_from_the_journal_and_the_scan() {
+    let root = materialise(CRITICAL_FIXTURE);
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("advisories.db");
+    let run = |policy: Option<&Path>| -> String {
+        let mut cmd = hvguard();
+        cmd.env("HVGUARD_DB", &db)
+            .arg("scan")
+            .arg("--root")
+            .arg(root.path())
+            .args(["--format", "prometheus"]);
+        if let Some(p) = policy {
+            cmd.arg("--policy").arg(p);
+        }
+        let out = cmd.output().unwrap();
+        assert_eq!(out.status.code(), Some(1), "{out:?}");
+        let text = String::from_utf8(out.stdout).unwrap();
+        promtool_check(&text);
+        text
+    };
+
+    // No store: no journal, so no update families; the SLA is computed from the scan alone.
+    let text = run(None);
+    assert!(
+        samples(&text, "hvguard_update_last_result").is_empty(),
+        "{text}"
+    );
+    assert!(samples(&text, "hvguard_update_last_timestamp_seconds").is_empty());
+    let overdue = samples(&text, "hvguard_sla_overdue");
+    assert_eq!(overdue.len(), 5, "every severity: {overdue:?}");
+    let total: u64 = overdue.iter().map(|(_, v)| v.parse::<u64>().unwrap()).sum();
+    assert!(
+        total > 0,
+        "the fixture's old advisories are long overdue: {text}"
+    );
+    // Each advisory counts once: no more than the distinct vulnerable advisories reported.
+    let json = hvguard()
+        .arg("scan")
+        .arg("--root")
+        .arg(root.path())
+        .args(["--format", "json"])
+        .output()
+        .unwrap();
+    let report: serde_json::Value = serde_json::from_slice(&json.stdout).unwrap();
+    let ids: std::collections::BTreeSet<&str> = report["findings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|f| f["advisory"]["status"] == "vulnerable")
+        .filter_map(|f| f["advisory"]["id"].as_str())
+        .collect();
+    assert!(total as usize <= ids.len(), "{total} > {}", ids.len());
+
+    // The policy's sla_days decide: ten years for everything leaves nothing overdue.
+    let lenient = dir.path().join("policy.toml");
+    fs::write(
+        &lenient,
+        "[update]\nsla_days = { critical = 3650, high = 3650, medium = 3650, low = 3650 }\n",
+    )
+    .unwrap();
+    let text = run(Some(&lenient));
+    assert!(samples(&text, "hvguard_sla_overdue")
+        .iter()
+        .all(|(_, v)| *v == "0"));
+
+    // A failed apply in the journal, then a drill (not an update): the failed apply is the
+    // last update, and the alert rules fire on exactly what hvguard wrote.
+    let mut journal = hvguard_update::journal::Journal::open(&db).unwrap();
+    let tx = journal.begin("apply", &[], None).unwrap();
+    journal
+        .finish(&tx, hvguard_update::result::Outcome::Failed)
+        .unwrap();
+    let drill = journal.begin("drill", &[], None).unwrap();
+    journal
+        .finish(&drill, hvguard_update::result::Outcome::RolledBack)
+        .unwrap();
+    let text = run(None);
+    assert_eq!(
+        sample(&text, "hvguard_update_last_result{result=\"failed\"}").as_deref(),
+        Some("1")
+    );
+    for other in ["succeeded", "rolled_back", "refused"] {
+        assert_eq!(
+            sample(
+                &text,
+                &format!("hvguard_update_last_result{{result=\"{other}\"}}")
+            )
+            .as_deref(),
+            Some("0")
+        );
+    }
+    let finished: i64 = sample(&text, "hvguard_update_last_timestamp_seconds")
+        .unwrap()
+        .parse()
+        .unwrap();
+    assert!((jiff::Timestamp::now().as_second() - finished).abs() < 600);
+    let series: Vec<String> = text
+        .lines()
+        .filter(|l| {
+            l.starts_with("hvguard_sla_overdue") || l.starts_with("hvguard_update_last_result")
+        })
+        .map(str::to_string)
+        .collect();
+    promtool_rules_fire(
+        &series,
+        r#"      - eval_time: 5m
+        alertname: HvguardSlaOverdue
+        exp_alerts:
+          - exp_labels:
+              severity: warning
+              instance: node
+              job: node
+            exp_annotations:
+              summary: "Remediation deadlines have passed on node"
+              description: "hvguard_sla_overdue counts the open advisories past their remediation deadline (publication date plus the policy's [update] sla_days), per severity; `hvguard update status` on the node lists them."
+      - eval_time: 5m
+        alertname: HvguardUpdateFailed
+        exp_alerts:
+          - exp_labels:
+              severity: critical
+              instance: node
+              job: node
+              result: failed
+            exp_annotations:
+              summary: "The last hvguard update on node failed"
+              description: "See `hvguard update history` on the node for the journal of the transaction."
+"#,
+    );
+
+    // A later refused static Kata apply is the last update now; it does not alert.
+    let kata = journal.begin("kata-apply", &[], None).unwrap();
+    journal
+        .finish(&kata, hvguard_update::result::Outcome::Refused)
+        .unwrap();
+    drop(journal);
+    let text = run(None);
+    assert_eq!(
+        sample(&text, "hvguard_update_last_result{result=\"refused\"}").as_deref(),
+        Some("1")
+    );
+    let series: Vec<String> = text
+        .lines()
+        .filter(|l| l.starts_with("hvguard_update_last_result"))
+        .map(str::to_string)
+        .collect();
+    promtool_rules_fire(
+        &series,
+        "      - eval_time: 5m\n        alertname: HvguardUpdateFailed\n        exp_alerts: []\n",
+    );
+}

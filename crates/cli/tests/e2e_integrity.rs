@@ -157,3 +157,154 @@ fn the_live_qemu_installation_is_clean() {
     let (_, report) = scan_json(Path::new("/"), &[]);
     assert!(integrity_hits(&report).is_empty(), "{report:#}");
 }
+
+/// The digest cache file a plain scan (no store) keeps for a `--root` tree in `dir`.
+fn the_cache_file(dir: &Path) -> PathBuf {
+    let files: Vec<PathBuf> = std::fs::read_dir(dir)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .collect();
+    assert_eq!(files.len(), 1, "{files:?}");
+    let name = files[0].file_name().unwrap().to_string_lossy().into_owned();
+    assert!(name.starts_with("digests-root-"), "{name}");
+    files[0].clone()
+}
+
+fn identity(path: &Path) -> (u64, i64, i64) {
+    use std::os::unix::fs::MetadataExt;
+    let m = std::fs::metadata(path).unwrap();
+    (m.ino(), m.mtime(), m.mtime_nsec())
+}
+
+#[test]
+fn a_plain_scan_keeps_a_digest_cache_file_and_still_finds_a_modified_binary() {
+    if !require_debian_qemu() {
+        return;
+    }
+    let (root, shipped) = root_with_the_real_package();
+    let cache = tempfile::tempdir().unwrap();
+    let scan = |extra: &[&str]| -> (i32, Value) {
+        let out = hvguard()
+            .env("HVGUARD_CACHE_DIR", cache.path())
+            .args(["scan", "--format", "json", "--root"])
+            .arg(root.path())
+            .args(extra)
+            .output()
+            .unwrap();
+        let report = serde_json::from_slice(&out.stdout).unwrap_or_else(|e| {
+            panic!("{e}: {}", String::from_utf8_lossy(&out.stderr));
+        });
+        (out.status.code().unwrap(), report)
+    };
+    // Files changed in the last two seconds are hashed but never cached (coarse timestamps).
+    std::thread::sleep(std::time::Duration::from_millis(2100));
+
+    let (_, report) = scan(&[]);
+    assert!(integrity_hits(&report).is_empty(), "{report:#}");
+    let file = the_cache_file(cache.path());
+    let text = std::fs::read_to_string(&file).unwrap();
+    let entries = text.lines().count() - 2;
+    assert!(entries >= shipped.len(), "{entries} entries: {text}");
+    let written = identity(&file);
+
+    // Every digest is in the file: the second scan computes none, so it writes nothing.
+    let (_, report) = scan(&[]);
+    assert!(integrity_hits(&report).is_empty());
+    assert_eq!(identity(&file), written, "the cache file was rewritten");
+
+    // The digests really come from the file: give the microvm binary a wrong one there.
+    let target = "/usr/bin/qemu-system-x86_64-microvm";
+    let copy = root.path().join(target.trim_start_matches('/'));
+    let inode = {
+        use std::os::unix::fs::MetadataExt;
+        std::fs::metadata(&copy).unwrap().ino().to_string()
+    };
+    let wrong = "0".repeat(32);
+    let poisoned: String = text
+        .lines()
+        .map(|line| {
+            let f: Vec<&str> = line.split(' ').collect();
+            if f.len() == 7 && f[1] == inode && f[5] == "md5" {
+                format!("{} {wrong}\n", f[..6].join(" "))
+            } else {
+                format!("{line}\n")
+            }
+        })
+        .collect();
+    assert_ne!(poisoned, text, "no md5 entry for {target}");
+    std::fs::write(&file, &poisoned).unwrap();
+    let (code, report) = scan(&[]);
+    assert_eq!(code, 1);
+    let hits = integrity_hits(&report);
+    assert_eq!(hits.len(), 1, "{hits:#?}");
+    assert!(hits[0]["evidence"].as_str().unwrap().contains(&wrong));
+    // --no-digest-cache hashes everything: the bytes are fine; the file is left alone.
+    let (code, report) = scan(&["--no-digest-cache"]);
+    assert!(
+        integrity_hits(&report).is_empty(),
+        "exit {code}: {report:#}"
+    );
+    assert_eq!(std::fs::read_to_string(&file).unwrap(), poisoned);
+    std::fs::write(&file, &text).unwrap();
+
+    // A modified binary has a new identity: hashed again, found, and its digest saved.
+    let mut bytes = std::fs::read(&copy).unwrap();
+    let at = bytes.len() / 3;
+    bytes[at] ^= 0x01;
+    std::fs::write(&copy, bytes).unwrap();
+    let actual = tool_digest("md5sum", &copy);
+    std::thread::sleep(std::time::Duration::from_millis(2100));
+    let (code, report) = scan(&[]);
+    assert_eq!(code, 1);
+    let hits = integrity_hits(&report);
+    assert_eq!(hits.len(), 1, "{hits:#?}");
+    assert_eq!(hits[0]["location"]["path"], target);
+    assert!(hits[0]["evidence"].as_str().unwrap().contains(&actual));
+    let rewritten = std::fs::read_to_string(&file).unwrap();
+    assert!(
+        rewritten
+            .lines()
+            .nth(2)
+            .unwrap()
+            .ends_with(&format!(" md5 {actual}")),
+        "the new digest comes first: {rewritten}"
+    );
+    // From the cache now, the finding holds, and nothing is written.
+    let saved = identity(&file);
+    assert_eq!(integrity_hits(&scan(&[]).1).len(), 1);
+    assert_eq!(identity(&file), saved);
+}
+
+#[test]
+fn the_store_keeps_the_digests_where_there_is_one_and_the_file_otherwise() {
+    let root = common::materialise("intel-problems");
+    let cache = tempfile::tempdir().unwrap();
+    let store = tempfile::tempdir().unwrap();
+    let db = store.path().join("advisories.db");
+    let scan = |db: &Path, extra: &[&str]| {
+        let out = hvguard()
+            .env("HVGUARD_CACHE_DIR", cache.path())
+            .env("HVGUARD_DB", db)
+            .args(["scan", "--format", "json", "--root"])
+            .arg(root.path())
+            .args(extra)
+            .output()
+            .unwrap();
+        assert!(
+            matches!(out.status.code(), Some(0 | 1)),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    };
+    std::thread::sleep(std::time::Duration::from_millis(2100));
+    // The first record makes the store; from then on it holds the cache, not the file.
+    scan(&db, &["--record"]);
+    std::fs::remove_file(the_cache_file(cache.path())).unwrap();
+    scan(&db, &[]);
+    scan(&db, &["--record"]);
+    assert_eq!(std::fs::read_dir(cache.path()).unwrap().count(), 0);
+    // Without a store, the file.
+    scan(&store.path().join("none.db"), &[]);
+    let text = std::fs::read_to_string(the_cache_file(cache.path())).unwrap();
+    assert!(text.lines().count() > 2, "{text}");
+}

@@ -1,9 +1,11 @@
 //! The destructive suite: `hvguard update` against the real apt/dpkg of this Debian machine,
 //! with the two `qemu-system-x86` versions the archive offers (picked from `apt-cache
 //! madison`, never hard-coded). It downgrades QEMU and its sibling packages, then checks
-//! `status`, a failing gate, the network being unreachable, `apply`, `drill`, a rollback
-//! after a failed verify, and a SIGKILL during the install. It changes installed packages,
-//! so it runs only with `HVGUARD_DESTRUCTIVE_TESTS=1` (set by `.ci/run`), as root.
+//! `status`, a failing smoke gate, the network being unreachable, `apply`, `drill` and a
+//! rollback after a failed verify (all tested by the smoke gate booting the test guest with the
+//! staged candidate and the installed build), and a SIGKILL during the install. It changes
+//! installed packages, so it runs only with `HVGUARD_DESTRUCTIVE_TESTS=1` (set by `.ci/run`),
+//! as root.
 //!
 //! Other tests read `/usr/bin/qemu-system-x86_64`: the downgraded windows are short and a
 //! guard reinstalls the newest version when the test ends, panics included.
@@ -11,6 +13,8 @@
 #![allow(clippy::expect_used, clippy::unwrap_used)]
 
 mod common;
+#[path = "../../smoke/tests/support/guest.rs"]
+mod guest;
 
 use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
@@ -174,6 +178,30 @@ fn stage<'a>(result: &'a Value, name: &str) -> &'a Value {
         .unwrap_or_else(|| panic!("no stage {name} in {result}"))
 }
 
+/// The policy of the smoke-gated runs: the test guest, and `extra` (an `[update]` table).
+fn smoke_policy(env: &Env, guest: &guest::Guest, extra: &str) -> PathBuf {
+    env.policy(&format!(
+        "{extra}\n[smoke]\nkernel = \"{}\"\ninitrd = \"{}\"\ntimeout_s = 120\n",
+        guest.kernel.display(),
+        guest.initrd.display()
+    ))
+}
+
+/// `update apply` with the smoke gate (the default) and `policy`.
+fn apply_smoke(policy: &Path) -> Vec<String> {
+    let mut args: Vec<String> = ["update", "apply", "--yes", "--now", "--format", "json"]
+        .map(String::from)
+        .to_vec();
+    args.extend(["--policy".to_owned(), policy.display().to_string()]);
+    args
+}
+
+fn strs(args: &[String]) -> Vec<&str> {
+    args.iter().map(String::as_str).collect()
+}
+
+/// `update apply` with the QEMU start probe (for the runs that never reach the gate, or
+/// run without a policy).
 const APPLY: [&str; 8] = [
     "update",
     "apply",
@@ -190,6 +218,9 @@ fn qemu_updates_for_real_with_apt() {
     if !enabled() {
         return;
     }
+    let Some(guest) = guest::guest() else {
+        return;
+    };
     let versions = Versions::find();
     let _restore = Restore(&versions);
     let env = Env {
@@ -263,20 +294,19 @@ fn qemu_updates_for_real_with_apt() {
     );
     assert!(versions.at_oldest());
 
-    // 3. A gate that cannot pass (max_boot_ms = 1): nothing installed, exit 1.
-    let strict = env.policy("[update]\nmax_boot_ms = 1\n");
-    let mut args = APPLY.to_vec();
-    args.extend(["--policy", strict.to_str().unwrap()]);
-    let (code, result, _) = env.run(&args);
+    // 3. A smoke gate that cannot pass (max_boot_ms = 1): the staged candidate booted the
+    // test guest, too slowly; nothing installed, exit 1.
+    let strict = smoke_policy(&env, &guest, "[update]\nmax_boot_ms = 1");
+    let (code, result, _) = env.run(&strs(&apply_smoke(&strict)));
     assert_eq!(code, 1, "{result}");
     assert_eq!(result["result"], "refused");
     let smoke = stage(&result, "smoke");
     assert_eq!(smoke["ok"], false);
+    let detail = smoke["detail"].as_str().unwrap();
     assert!(
-        smoke["detail"]
-            .as_str()
-            .unwrap()
-            .contains("max_boot_ms = 1"),
+        detail.contains(&format!("smoke gate: candidate {newest} median"))
+            && detail.contains("/staging/")
+            && detail.contains("max_boot_ms = 1"),
         "{smoke}"
     );
     assert!(result["stages"]
@@ -321,10 +351,27 @@ fn qemu_updates_for_real_with_apt() {
     }
     let old_vm = Kill(old_vm);
     std::thread::sleep(Duration::from_millis(300));
-    let (code, result, _) = env.run(&APPLY);
+    // The smoke gate boots the staged candidate and the installed build (regression check),
+    // then the installed candidate in the verify stage.
+    let gated = smoke_policy(&env, &guest, "[update]\nmax_boot_regression_percent = 200");
+    let (code, result, _) = env.run(&strs(&apply_smoke(&gated)));
     assert_eq!(code, 0, "{result}");
     assert_eq!(result["result"], "updated");
     assert!(versions.at_newest());
+    let smoke = stage(&result, "smoke")["detail"].as_str().unwrap();
+    eprintln!("smoke stage: {smoke}");
+    assert!(
+        smoke.contains(&format!("smoke gate: candidate {newest} median"))
+            && smoke.contains(&format!("installed {} median", versions.oldest[0].1))
+            && smoke.contains("within 200%")
+            && smoke.contains("HVGUARD-SMOKE-OK"),
+        "{smoke}"
+    );
+    let verify = stage(&result, "verify")["detail"].as_str().unwrap();
+    assert!(
+        verify.contains("smoke gate: installed qemu-system-x86 median"),
+        "{verify}"
+    );
     let names: Vec<&str> = result["stages"]
         .as_array()
         .unwrap()
@@ -364,13 +411,17 @@ fn qemu_updates_for_real_with_apt() {
         "drill",
         "--yes",
         "--now",
-        "--gate",
-        "qemu-start",
         "--format",
         "json",
+        "--policy",
+        gated.to_str().unwrap(),
     ]);
     assert_eq!(code, 0, "{result}");
     assert_eq!(result["result"], "rolled-back");
+    assert!(stage(&result, "verify-rollback")["detail"]
+        .as_str()
+        .unwrap()
+        .contains("smoke gate"));
     assert_eq!(stage(&result, "verify")["ok"], true);
     assert_eq!(stage(&result, "verify-rollback")["ok"], true);
     assert!(versions.at_oldest());
@@ -383,9 +434,9 @@ fn qemu_updates_for_real_with_apt() {
         "DPkg::Post-Invoke::=if [ -e {f} ]; then rm -f {f} /usr/lib/x86_64-linux-gnu/qemu/accel-tcg-x86_64.so; fi",
         f = flag.display()
     );
-    let mut args = APPLY.to_vec();
-    args.extend(["--apt-option", &hook]);
-    let (code, result, _) = env.run(&args);
+    let mut args = apply_smoke(&gated);
+    args.extend(["--apt-option".to_owned(), hook]);
+    let (code, result, _) = env.run(&strs(&args));
     assert_eq!(code, 1, "{result}");
     assert_eq!(result["result"], "rolled-back");
     let verify = stage(&result, "verify");

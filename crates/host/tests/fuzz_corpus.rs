@@ -144,3 +144,40 @@ fn md5sums_corpus_parses_or_errors_without_panicking() {
     // The two real dpkg lists parse; the hand-made broken ones do not.
     assert_eq!(parsed, 2);
 }
+
+mod digest_cache_harness {
+    include!(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../../fuzz/harness/digest_cache.rs"
+    ));
+}
+
+#[test]
+fn digest_cache_corpus_parses_or_is_ignored_without_panicking() {
+    let mut seen = Vec::new();
+    for (path, bytes) in corpus("digest_cache") {
+        let accepted = digest_cache_harness::check_digest_cache(&bytes);
+        let name = path.file_name().unwrap().to_string_lossy().into_owned();
+        seen.push((name, accepted));
+    }
+    let expect = |name: &str| {
+        seen.iter()
+            .find(|(n, _)| n == name)
+            .unwrap_or_else(|| panic!("seed {name} missing"))
+            .1
+    };
+    // The real file this host's scan wrote: every entry, for the live root only.
+    assert_eq!(expect("real-debian12-live"), [129, 0]);
+    assert_eq!(expect("handmade-escaped-root"), [0, 2]);
+    assert_eq!(expect("handmade-crlf"), [1, 0]);
+    // Damaged lines are skipped one by one; the rest of the file still counts.
+    assert_eq!(expect("junk-damaged-lines"), [2, 0]);
+    for junk in [
+        "junk-other-version",
+        "junk-no-root-line",
+        "junk-root-prefix",
+        "junk-unescaped-root",
+    ] {
+        assert_eq!(expect(junk), [0, 0], "{junk}");
+    }
+}

@@ -30,9 +30,11 @@ pub struct MetricsInput {
     pub drift_since_previous: Option<DriftCounts>,
     /// Drift from the approved baseline. Source: `scan --baseline` (`hvguard baseline set`).
     pub drift_since_baseline: Option<DriftCounts>,
-    /// The last `hvguard update apply` transaction. Source: the update journal.
+    /// The last finished `hvguard update apply` transaction (packaged or static Kata).
+    /// Source: the update journal in the store.
     pub last_update: Option<UpdateSummary>,
-    /// Remediation deadlines. Source: the update work's SLA evaluation of the findings.
+    /// Remediation deadlines of the scan's open advisories (publication date plus the
+    /// policy's `[update] sla_days`, the rule `hvguard update status` applies).
     pub sla: Option<SlaCounts>,
 }
 
@@ -53,13 +55,16 @@ pub enum UpdateResult {
     Succeeded,
     Failed,
     RolledBack,
+    /// Refused before anything changed (the boot gate, the maintenance window, preflight).
+    Refused,
 }
 
 impl UpdateResult {
-    pub const ALL: [UpdateResult; 3] = [
+    pub const ALL: [UpdateResult; 4] = [
         UpdateResult::Succeeded,
         UpdateResult::Failed,
         UpdateResult::RolledBack,
+        UpdateResult::Refused,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -67,6 +72,7 @@ impl UpdateResult {
             UpdateResult::Succeeded => "succeeded",
             UpdateResult::Failed => "failed",
             UpdateResult::RolledBack => "rolled_back",
+            UpdateResult::Refused => "refused",
         }
     }
 }
@@ -79,7 +85,7 @@ pub struct UpdateSummary {
     pub finished_at_unix: i64,
 }
 
-/// Findings whose remediation deadline has passed, per severity.
+/// Open advisories whose remediation deadline has passed, per severity.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct SlaCounts {
     pub overdue: BTreeMap<Severity, usize>,
@@ -147,17 +153,17 @@ const DRIFT: Family<2> = Family {
 };
 const UPDATE_RESULT: Family<1> = Family {
     name: "hvguard_update_last_result",
-    help: "How the last hvguard update transaction ended: 1 for its result, 0 for the others.",
+    help: "How the last finished hvguard update apply transaction ended: 1 for its result, 0 for the others.",
     labels: ["result"],
 };
 const UPDATE_TIMESTAMP: Family<0> = Family {
     name: "hvguard_update_last_timestamp_seconds",
-    help: "When the last hvguard update transaction finished, in seconds since the Unix epoch.",
+    help: "When the last finished hvguard update apply transaction finished, in seconds since the Unix epoch.",
     labels: [],
 };
 const SLA_OVERDUE: Family<1> = Family {
     name: "hvguard_sla_overdue",
-    help: "Findings past their remediation deadline, per severity.",
+    help: "Open advisories past their remediation deadline (publication date plus the policy's [update] sla_days), per severity; each advisory counted once, at its worst severity.",
     labels: ["severity"],
 };
 

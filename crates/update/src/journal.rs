@@ -287,6 +287,66 @@ pub fn read_journal(path: &Path) -> Result<Vec<TxRecord>, UpdateError> {
     read_transactions(store.connection(), path)
 }
 
+/// How the newest finished `apply` (packaged or static Kata) ended, as the journal recorded it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FinishedApply {
+    pub id: String,
+    /// `apply` or `kata-apply`.
+    pub kind: String,
+    /// [`Outcome::as_str`], or `interrupted; ...` for one a later recovery closed.
+    pub result: String,
+    pub finished_at: jiff::Timestamp,
+}
+
+/// The newest finished `apply`/`kata-apply` transaction of the store at `path`, read with one
+/// query and without creating anything (`scan`'s metrics call it on every run). Drills and
+/// rollbacks are not updates: a drill ends rolled back by design. `None` without a store, a
+/// journal, or a finished apply.
+pub fn last_finished_apply(path: &Path) -> Result<Option<FinishedApply>, UpdateError> {
+    if !path.exists() {
+        return Ok(None);
+    }
+    let store = Store::open_readonly(path)?;
+    let conn = store.connection();
+    let err = sql(path, "reading the update journal");
+    let has: Option<String> = conn
+        .query_row(
+            "SELECT name FROM sqlite_master WHERE type = 'table' AND name = 'update_transactions'",
+            [],
+            |r| r.get(0),
+        )
+        .optional()
+        .map_err(&err)?;
+    if has.is_none() {
+        return Ok(None);
+    }
+    let row: Option<(String, String, String, String)> = conn
+        .query_row(
+            "SELECT id, kind, result, finished_at FROM update_transactions
+             WHERE finished_at IS NOT NULL AND result IS NOT NULL AND kind IN ('apply', 'kata-apply')
+             ORDER BY finished_at DESC, id DESC LIMIT 1",
+            [],
+            |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)),
+        )
+        .optional()
+        .map_err(&err)?;
+    let Some((id, kind, result, finished_at)) = row else {
+        return Ok(None);
+    };
+    let finished_at = finished_at.parse::<jiff::Timestamp>().map_err(|e| {
+        UpdateError::Input(format!(
+            "{}: transaction {id} has an unreadable finish time {finished_at:?}: {e}",
+            path.display()
+        ))
+    })?;
+    Ok(Some(FinishedApply {
+        id,
+        kind,
+        result,
+        finished_at,
+    }))
+}
+
 fn read_transactions(conn: &Connection, path: &Path) -> Result<Vec<TxRecord>, UpdateError> {
     let has: Option<String> = conn
         .query_row(
@@ -427,9 +487,37 @@ mod tests {
         dead.pid = u32::MAX / 2;
         assert!(dead.is_interrupted());
         let mut j = Journal::open(&db).unwrap();
+        assert_eq!(last_finished_apply(&db).unwrap(), None);
         j.finish(&tx, Outcome::Updated).unwrap();
         let t = &j.transactions().unwrap()[0];
         assert_eq!(t.result.as_deref(), Some("updated"));
         assert!(t.finished_at.is_some());
+        let last = last_finished_apply(&db).unwrap().unwrap();
+        assert_eq!(
+            (last.id.as_str(), last.result.as_str()),
+            (tx.as_str(), "updated")
+        );
+    }
+
+    #[test]
+    fn the_last_apply_ignores_drills_and_rollbacks() {
+        let dir = tempfile::tempdir().unwrap();
+        let db = dir.path().join("advisories.db");
+        assert_eq!(last_finished_apply(&db).unwrap(), None);
+        let mut j = Journal::open(&db).unwrap();
+        let apply = j.begin("kata-apply", &[], None).unwrap();
+        j.finish(&apply, Outcome::Refused).unwrap();
+        // Finished after it, but neither is an update.
+        for kind in ["drill", "rollback"] {
+            let tx = j.begin(kind, &[], None).unwrap();
+            j.finish(&tx, Outcome::RolledBack).unwrap();
+        }
+        let last = last_finished_apply(&db).unwrap().unwrap();
+        assert_eq!(last.id, apply);
+        assert_eq!(last.kind, "kata-apply");
+        assert_eq!(last.result, "refused");
+        // Recorded to the second, rounded.
+        let off = jiff::Timestamp::now().duration_since(last.finished_at);
+        assert!(off.abs() <= jiff::SignedDuration::from_secs(2), "{off:?}");
     }
 }

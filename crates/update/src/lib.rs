@@ -8,6 +8,7 @@
 //!   [`journal`] (tables in the advisory store), with [`artifacts`] to undo them;
 //! - [`gate`]: the boot test before install, behind a trait;
 //! - [`kata`]: static Kata releases, unpacked side by side and switched atomically;
+//! - [`sla`]: remediation deadlines of open advisories (status, and scan's metrics);
 //! - [`processes`]: the running VMMs and what they still hold from disk (for
 //!   `hypervisor.stale-process`).
 
@@ -23,6 +24,7 @@ pub mod kata;
 pub mod locks;
 pub mod processes;
 pub mod result;
+pub mod sla;
 pub mod staging;
 pub mod state;
 pub mod status;

@@ -58,6 +58,14 @@ impl Staged {
         module_dir_under(&self.root)
     }
 
+    /// The data folders (`-L`) of the staged build: for each folder of Debian's firmware path,
+    /// the staged copy when the update changes the package that ships it, else the installed
+    /// one (the SeaBIOS and iPXE packages are not part of a QEMU update). A copy outside
+    /// `/usr/bin` looks for these relative to itself and finds nothing there otherwise.
+    pub fn data_dirs(&self) -> Vec<PathBuf> {
+        data_dirs_for(&self.root, Path::new("/"))
+    }
+
     /// The CVE-naming entries of the staged packages' changelog, with the package whose
     /// changelog was read. Binary packages of one source share a changelog: the first
     /// readable one is used.
@@ -117,6 +125,23 @@ pub fn newer_than(entries: &[ChangelogEntry], installed: &str) -> Vec<ChangelogE
         .collect()
 }
 
+/// Debian's QEMU firmware path (`qemu-system-x86_64 -L help` on Debian 12), relative to `/`.
+pub const DEBIAN_FIRMWARE_PATH: [&str; 3] =
+    ["usr/share/qemu", "usr/share/seabios", "usr/lib/ipxe/qemu"];
+
+/// For each folder of [`DEBIAN_FIRMWARE_PATH`], the one under `staged` if it exists, else the
+/// one under `installed` if that exists.
+pub fn data_dirs_for(staged: &Path, installed: &Path) -> Vec<PathBuf> {
+    DEBIAN_FIRMWARE_PATH
+        .iter()
+        .filter_map(|rel| {
+            [staged.join(rel), installed.join(rel)]
+                .into_iter()
+                .find(|d| d.is_dir())
+        })
+        .collect()
+}
+
 /// Where a QEMU build under `root` keeps its modules: Debian's multiarch folder or the
 /// upstream default, whichever holds `*.so` files.
 pub fn module_dir_under(root: &Path) -> Option<PathBuf> {
@@ -155,5 +180,23 @@ mod tests {
         assert_eq!(module_dir_under(dir.path()), None);
         std::fs::write(deb.join("accel-tcg-x86_64.so"), b"").unwrap();
         assert_eq!(module_dir_under(dir.path()), Some(deb));
+    }
+
+    #[test]
+    fn data_dirs_prefer_the_staged_copy_and_fill_in_from_the_host() {
+        let staged = tempfile::tempdir().unwrap();
+        let host = tempfile::tempdir().unwrap();
+        assert!(data_dirs_for(staged.path(), host.path()).is_empty());
+        for rel in ["usr/share/qemu", "usr/share/seabios"] {
+            std::fs::create_dir_all(host.path().join(rel)).unwrap();
+        }
+        std::fs::create_dir_all(staged.path().join("usr/share/qemu")).unwrap();
+        assert_eq!(
+            data_dirs_for(staged.path(), host.path()),
+            [
+                staged.path().join("usr/share/qemu"),
+                host.path().join("usr/share/seabios")
+            ]
+        );
     }
 }

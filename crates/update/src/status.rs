@@ -21,6 +21,7 @@ use serde::Serialize;
 use crate::apt::Apt;
 use crate::components::{self, PackagePlan};
 use crate::journal::{read_journal, TxRecord};
+use crate::sla;
 use crate::staging;
 use crate::state::StateDirs;
 use crate::UpdateError;
@@ -389,8 +390,8 @@ fn finding_binaries(f: &Finding) -> Vec<PathBuf> {
 type Split = (Vec<Fix>, Vec<Overdue>, Vec<Overdue>);
 
 /// From the vulnerable findings of one component: what the candidate fixes, and each open
-/// advisory's SLA (overdue or still open). One entry per advisory id (the worst severity
-/// over the component's binaries). Accepted risks have no SLA.
+/// advisory's SLA (overdue or still open; the rule is [`sla`]'s). One entry per advisory id
+/// (the worst severity over the component's binaries). Accepted risks have no SLA.
 fn sla_and_fixes(
     findings: &[&Finding],
     by_id: &BTreeMap<&str, &Advisory>,
@@ -398,16 +399,8 @@ fn sla_and_fixes(
     today: Date,
     fixed_by_candidate: impl Fn(&Finding) -> Option<String>,
 ) -> Split {
-    let mut worst: BTreeMap<String, &Finding> = BTreeMap::new();
-    for f in findings {
-        let Some(a) = &f.advisory else { continue };
-        let slot = worst.entry(a.id.clone()).or_insert(f);
-        if f.severity > slot.severity {
-            *slot = f;
-        }
-    }
     let (mut fixes, mut overdue, mut open) = (Vec::new(), Vec::new(), Vec::new());
-    for (id, f) in worst {
+    for (id, f) in sla::worst_per_advisory(findings.iter().copied()) {
         let Some(a) = &f.advisory else { continue };
         if let Some(evidence) = fixed_by_candidate(f) {
             fixes.push(Fix {
@@ -418,29 +411,17 @@ fn sla_and_fixes(
                 evidence,
             });
         }
-        if f.message.starts_with("Accepted risk") {
-            continue;
-        }
-        let Some(advisory) = by_id.get(id.as_str()) else {
+        let Some(d) = sla::deadline(&id, f, by_id, &policy.update, today) else {
             continue;
         };
-        let (Some(published), Some(due)) =
-            (advisory.published, policy.update.due(advisory, f.severity))
-        else {
-            continue;
-        };
-        let days = today
-            .since(due)
-            .map(|s| i64::from(s.get_days()))
-            .unwrap_or(0);
         let entry = Overdue {
             id,
-            severity: f.severity,
-            published: published.to_string(),
-            due: due.to_string(),
-            days_overdue: days.max(0),
+            severity: d.severity,
+            published: d.published.to_string(),
+            due: d.due.to_string(),
+            days_overdue: d.days_overdue,
         };
-        if days > 0 {
+        if d.is_overdue() {
             overdue.push(entry);
         } else {
             open.push(entry);

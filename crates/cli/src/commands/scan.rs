@@ -26,7 +26,16 @@ pub fn run(args: ScanArgs) -> Result<Outcome> {
         Some(path) => (pipeline::read_snapshot(path)?, Vec::new(), Vec::new()),
         None => {
             let root = pipeline::open_root(&args.root.root)?;
-            let (collected, fresh) = pipeline::collect_cached(&root, history.digest_cache());
+            // The store's digest cache where it has one, else the cache file of this root.
+            let (collected, fresh) = if args.no_digest_cache {
+                let (collected, _) = pipeline::collect_cached(&root, Default::default());
+                (collected, Vec::new())
+            } else if let Some(cache) = history.digest_cache() {
+                let (collected, cache) = pipeline::collect_cached(&root, cache);
+                (collected, cache.fresh().to_vec())
+            } else {
+                (pipeline::collect(&root), Vec::new())
+            };
             pipeline::ensure_something_read(&collected.snapshot)?;
             (collected.snapshot, collected.errors, fresh)
         }
@@ -42,7 +51,21 @@ pub fn run(args: ScanArgs) -> Result<Outcome> {
     let (drift, since_previous) = history.drift(&snapshot, &report, encoded.as_ref());
     report.drift = drift;
     let nfd_policy = &advisories.policy.nfd;
-    let metrics = export::metrics_input(&report, errors.len(), nfd_policy);
+    // The journal and the SLA only matter where metrics are written.
+    let writes_metrics =
+        args.output.format == Format::Prometheus || args.export.textfile_dir.is_some();
+    let sources = export::MetricsSources {
+        store: &store,
+        advisories: &advisories.advisories,
+        policy: &advisories.policy.update,
+        today: advisories.today,
+    };
+    let metrics = export::metrics_input(
+        &report,
+        errors.len(),
+        nfd_policy,
+        writes_metrics.then_some(&sources),
+    );
     let text = match args.output.format {
         Format::Prometheus => hvguard_report::render_prometheus(&report, &metrics),
         format => output::render_with(&report, format, args.output.color, args.verbose),

@@ -170,7 +170,7 @@ pub fn resolve_spec(flags: &SmokeFlags) -> Result<SmokeSpec> {
     Ok(spec)
 }
 
-fn load_config(path: &Path) -> Result<KataConfig> {
+pub(crate) fn load_config(path: &Path) -> Result<KataConfig> {
     let (configs, warnings) = hvguard_kata::load_explicit_with_warnings(&[path.to_path_buf()])?;
     crate::pipeline::warn(&warnings);
     configs
@@ -183,18 +183,26 @@ fn load_config(path: &Path) -> Result<KataConfig> {
 /// paths); else the only one found; `None` when there is none.
 fn discovered_config() -> Result<Option<KataConfig>> {
     let root = HostRoot::live();
-    let kata_conf_file = std::env::var_os("KATA_CONF_FILE").map(PathBuf::from);
     let env = hvguard_kata::DiscoveryEnv {
-        kata_conf_file: kata_conf_file.clone(),
+        kata_conf_file: std::env::var_os("KATA_CONF_FILE").map(PathBuf::from),
     };
     let discovery = hvguard_kata::discover(&root, &env);
     crate::pipeline::warn(&discovery.warnings);
-    let mut configs = discovery.configs;
-    let wanted = kata_conf_file.into_iter().chain(
-        hvguard_kata::discover::GO_DEFAULTS
-            .iter()
-            .map(PathBuf::from),
-    );
+    config_in_use(discovery.configs)
+}
+
+/// Of the configurations discovery found (`hvguard_kata::discover`, as `pipeline::collect`
+/// runs it), the one the Go runtime reads (`KATA_CONF_FILE`, then its default paths); else
+/// the only one; `None` when there is none; an error when several are left to choose from.
+pub(crate) fn config_in_use(mut configs: Vec<KataConfig>) -> Result<Option<KataConfig>> {
+    let wanted = std::env::var_os("KATA_CONF_FILE")
+        .map(PathBuf::from)
+        .into_iter()
+        .chain(
+            hvguard_kata::discover::GO_DEFAULTS
+                .iter()
+                .map(PathBuf::from),
+        );
     for path in wanted {
         let Ok(real) = std::fs::canonicalize(&path) else {
             continue;
@@ -210,7 +218,7 @@ fn discovered_config() -> Result<Option<KataConfig>> {
         0 => Ok(None),
         1 => Ok(configs.pop()),
         _ => bail!(
-            "several Kata configurations and none at the Go runtime's default paths ({}): give --config",
+            "several Kata configurations and none at the Go runtime's default paths ({}): give --config (or `config` in the policy's [smoke] table)",
             configs
                 .iter()
                 .map(|c| c.main.display().to_string())

@@ -3,14 +3,16 @@
 //! its context, prints the JSON or text, and maps the result onto exit codes.
 
 use std::io::IsTerminal;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use anyhow::{bail, Context as _, Result};
 use hvguard_advisory::policy::Policy;
-use hvguard_core::HostRoot;
+use hvguard_core::{HostRoot, Snapshot};
+use hvguard_smoke::{HostVirt, SmokeError, SmokePolicy};
 use hvguard_update::apt::Apt;
 use hvguard_update::gate::qemu_start::QemuStartGate;
+use hvguard_update::gate::smoke::SmokeGate;
 use hvguard_update::gate::BootGate;
 use hvguard_update::kata::KataLayout;
 use hvguard_update::result::UpdateResult;
@@ -52,9 +54,12 @@ pub enum UpdateFormat {
 /// The boot test before (and after) install.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
 pub enum GateChoice {
-    /// Boot the configured guest with `hvguard smoke` (not wired in this build yet: refuses).
+    /// Boot a guest to userspace as `hvguard smoke` does: the policy's [smoke] guest or the
+    /// Kata configuration's (a static Kata release boots its own), with this host's Kata
+    /// settings; the candidate's median boot is judged against the installed build's.
     Smoke,
-    /// Start the build's QEMU with its own modules and ask its version over QMP (no guest).
+    /// Fallback without a guest: start the build's QEMU with its own modules and ask its
+    /// version over QMP.
     QemuStart,
 }
 
@@ -93,7 +98,8 @@ pub struct ChangeArgs {
     /// Do not ask for confirmation.
     #[arg(long)]
     pub yes: bool,
-    /// The boot test.
+    /// The boot test: `smoke` boots the configured guest (policy [smoke] table, or the Kata
+    /// configuration's own); `qemu-start` only starts the build (no guest).
     #[arg(long, value_enum, default_value_t = GateChoice::Smoke)]
     pub gate: GateChoice,
     /// Change packages without a boot test (recorded as a skipped stage).
@@ -231,22 +237,58 @@ fn progress(line: &str) {
     eprintln!("hvguard: update: {line}");
 }
 
-/// Runs `body` with a transaction context built from the flags.
+/// The smoke gate for this host: the policy's `[smoke]` table, the Kata configuration in use
+/// (`[smoke] config`, else the one discovery finds, as `scan` does) and this host's
+/// virtualisation facts, so that `accel = auto` decides from facts (a `kvm_pvm` host goes to
+/// TCG at once). `release_guest`: a static Kata release boots its own guest, so none need be
+/// configured; otherwise a missing guest is an input error before anything runs.
+fn smoke_gate(
+    policy: Option<&Path>,
+    snapshot: &Snapshot,
+    release_guest: bool,
+) -> Result<SmokeGate> {
+    let smoke = SmokePolicy::resolve(policy)?;
+    let config = match &smoke.config {
+        Some(path) => Some(super::smoke::load_config(path)?),
+        None => super::smoke::config_in_use(snapshot.kata.clone())?,
+    };
+    let host = HostVirt::from_facts(&snapshot.host.kvm, &snapshot.host.cpu);
+    let gate = SmokeGate::new(config, smoke.overrides, host);
+    if !release_guest {
+        match gate.configured_guest() {
+            Ok(_) => {}
+            Err(SmokeError::NoKernel { .. }) => bail!(
+                "the smoke gate has no guest to boot: neither the policy's [smoke] table nor a Kata configuration names a guest kernel; set `kernel` and `initrd` in [smoke] (scripts/build-test-guest builds a test guest from Debian packages), or pass --gate qemu-start (starts the build, boots no guest) or --skip-smoke"
+            ),
+            Err(e) => bail!(
+                "the smoke gate cannot boot this host's configuration: {e}; fix it, set `config` in the policy's [smoke] table, or pass --gate qemu-start (starts the build, boots no guest)"
+            ),
+        }
+    }
+    Ok(gate)
+}
+
+/// Runs `body` with a transaction context built from the flags and a Snapshot of the live host.
 fn with_context(
     common: &Common,
     change: &ChangeArgs,
     dry_run: bool,
     no_rollback: bool,
-    body: impl FnOnce(&Context<'_>) -> Result<UpdateResult, UpdateError>,
+    release_guest: bool,
+    body: impl FnOnce(&Context<'_>, &Snapshot) -> Result<UpdateResult, UpdateError>,
 ) -> Result<Outcome> {
     let store = hvguard_advisory::store::store_path(common.source.db.as_deref())?;
     let policy = Policy::resolve(common.source.policy.as_deref())?;
+    let snapshot = live_snapshot();
     let qemu_start = QemuStartGate::default();
+    let smoke;
     let gate: Option<&dyn BootGate> = match (change.skip_smoke, change.gate) {
         (true, _) => None,
         (false, GateChoice::QemuStart) => Some(&qemu_start),
-        // WIRE: hvguard-smoke's run_smoke behind BootGate (see docs/updates.md, "The gate").
-        (false, GateChoice::Smoke) => None,
+        (false, GateChoice::Smoke) => {
+            smoke = smoke_gate(common.source.policy.as_deref(), &snapshot, release_guest)?;
+            Some(&smoke)
+        }
     };
     let collect = live_snapshot;
     let ctx = Context {
@@ -265,7 +307,7 @@ fn with_context(
         progress: &progress,
         local_now: jiff::Zoned::now().datetime(),
     };
-    let result = body(&ctx).map_err(anyhow::Error::from)?;
+    let result = body(&ctx, &snapshot).map_err(anyhow::Error::from)?;
     let text = match common.format {
         UpdateFormat::Json => format!("{}\n", serde_json::to_string_pretty(&result)?),
         UpdateFormat::Text => result.render_text(),
@@ -287,11 +329,12 @@ fn run_apply(args: ApplyArgs) -> Result<Outcome> {
         &args.change,
         args.dry_run,
         args.no_rollback,
-        |ctx| match (&args.kata_tarball, &args.sha256) {
+        args.kata_tarball.is_some(),
+        |ctx, snapshot| match (&args.kata_tarball, &args.sha256) {
             (Some(tarball), Some(sha)) => {
                 hvguard_update::kata::transaction::apply_tarball(ctx, &layout, tarball, sha)
             }
-            _ => transaction::apply(ctx, &(ctx.collect)()),
+            _ => transaction::apply(ctx, snapshot),
         },
     )
 }
@@ -299,13 +342,20 @@ fn run_apply(args: ApplyArgs) -> Result<Outcome> {
 fn run_rollback(args: RollbackArgs) -> Result<Outcome> {
     confirm(args.change.yes, false, "roll back")?;
     let layout = KataLayout::new(&args.change.kata_dir);
-    with_context(&args.common, &args.change, false, false, |ctx| {
-        if args.kata {
-            hvguard_update::kata::transaction::rollback(ctx, &layout, args.to.as_deref())
-        } else {
-            transaction::rollback(ctx, &(ctx.collect)(), args.to.as_deref())
-        }
-    })
+    with_context(
+        &args.common,
+        &args.change,
+        false,
+        false,
+        args.kata,
+        |ctx, snapshot| {
+            if args.kata {
+                hvguard_update::kata::transaction::rollback(ctx, &layout, args.to.as_deref())
+            } else {
+                transaction::rollback(ctx, snapshot, args.to.as_deref())
+            }
+        },
+    )
 }
 
 fn run_drill(args: DrillArgs) -> Result<Outcome> {
@@ -314,9 +364,14 @@ fn run_drill(args: DrillArgs) -> Result<Outcome> {
         false,
         "install the candidate and roll it back (drill)",
     )?;
-    with_context(&args.common, &args.change, false, false, |ctx| {
-        transaction::drill(ctx, &(ctx.collect)())
-    })
+    with_context(
+        &args.common,
+        &args.change,
+        false,
+        false,
+        false,
+        transaction::drill,
+    )
 }
 
 fn run_history(args: HistoryArgs) -> Result<Outcome> {

@@ -9,7 +9,8 @@ use clap::Args;
 use hvguard_advisory::policy::NfdPolicy;
 use hvguard_core::{DriftReference, Report};
 use hvguard_report::{
-    render_nfd, render_prometheus, DriftCounts, MetricsInput, NfdInput, NFD_MAX_FILE_SIZE,
+    render_nfd, render_prometheus, DriftCounts, MetricsInput, NfdInput, SlaCounts, UpdateResult,
+    UpdateSummary, NFD_MAX_FILE_SIZE,
 };
 use staged::StagedFile;
 use std::path::{Path, PathBuf};
@@ -43,9 +44,28 @@ pub fn kata_ready(report: &Report, input_errors: usize, policy: &NfdPolicy) -> b
     input_errors == 0 && report.worst().is_none_or(|worst| worst < policy.threshold)
 }
 
-/// The metrics' input as far as this hvguard knows it. The drift, update and SLA sections stay
-/// `None` until the history and update work fill them (see docs/monitoring.md).
-pub fn metrics_input(report: &Report, input_errors: usize, policy: &NfdPolicy) -> MetricsInput {
+/// Where the update and SLA sections of the metrics come from; `None` leaves them out (a scan
+/// that writes no metrics does not read the journal).
+#[derive(Debug)]
+pub struct MetricsSources<'a> {
+    /// The store holding the update journal.
+    pub store: &'a Path,
+    /// The advisories the scan matched with (their publication dates).
+    pub advisories: &'a [hvguard_advisory::Advisory],
+    /// The policy's `[update]` table (`sla_days`).
+    pub policy: &'a hvguard_advisory::policy::UpdatePolicy,
+    /// The day the scan judged.
+    pub today: jiff::civil::Date,
+}
+
+/// The metrics' input: the report's own families, plus drift (`--record`/`--baseline`), and
+/// with `sources` the last update transaction and the SLA counts.
+pub fn metrics_input(
+    report: &Report,
+    input_errors: usize,
+    policy: &NfdPolicy,
+    sources: Option<&MetricsSources<'_>>,
+) -> MetricsInput {
     // The drift the scan computed (`--record`: since the previous record; `--baseline`:
     // since the approved state); without either flag the families stay absent, not zero.
     let drift = report.drift.as_ref().map(|d| {
@@ -69,7 +89,45 @@ pub fn metrics_input(report: &Report, input_errors: usize, policy: &NfdPolicy) -
         kata_ready: Some(kata_ready(report, input_errors, policy)),
         drift_since_previous: drift_for(DriftReference::Previous),
         drift_since_baseline: drift_for(DriftReference::Baseline),
-        ..MetricsInput::default()
+        last_update: sources.and_then(|s| last_update(s.store)),
+        sla: sources.map(|s| SlaCounts {
+            overdue: hvguard_update::sla::overdue_by_severity(
+                &report.findings,
+                s.advisories,
+                s.policy,
+                s.today,
+            ),
+        }),
+    }
+}
+
+/// The last finished `update apply` of the journal; `None` (the families left out) without a
+/// store, a journal or a finished apply. An unreadable journal is said on stderr and left out:
+/// the scan itself is unaffected.
+fn last_update(store: &Path) -> Option<UpdateSummary> {
+    let last = match hvguard_update::journal::last_finished_apply(store) {
+        Ok(last) => last?,
+        Err(e) => {
+            crate::pipeline::warn(&[format!(
+                "update metrics left out: the update journal is unreadable: {e}"
+            )]);
+            return None;
+        }
+    };
+    Some(UpdateSummary {
+        result: update_result(&last.result),
+        finished_at_unix: last.finished_at.as_second(),
+    })
+}
+
+/// The journal's result as the metric's label: `updated` succeeded; a transaction a later
+/// recovery closed (`interrupted; ...`) failed.
+fn update_result(journal: &str) -> UpdateResult {
+    match journal {
+        "updated" | "nothing-to-do" => UpdateResult::Succeeded,
+        "rolled-back" => UpdateResult::RolledBack,
+        "refused" => UpdateResult::Refused,
+        _ => UpdateResult::Failed,
     }
 }
 
@@ -129,6 +187,18 @@ fn expiry(report: &Report, policy: &NfdPolicy) -> Result<jiff::Timestamp> {
 mod tests {
     use super::*;
     use hvguard_core::Severity;
+
+    #[test]
+    fn journal_results_map_onto_the_metric_s_labels() {
+        assert_eq!(update_result("updated"), UpdateResult::Succeeded);
+        assert_eq!(update_result("rolled-back"), UpdateResult::RolledBack);
+        assert_eq!(update_result("refused"), UpdateResult::Refused);
+        assert_eq!(update_result("failed"), UpdateResult::Failed);
+        assert_eq!(
+            update_result("interrupted; recovered by rollback 2026"),
+            UpdateResult::Failed
+        );
+    }
 
     #[test]
     fn default_nfd_file_is_in_nfds_features_dir() {

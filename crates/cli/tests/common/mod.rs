@@ -21,10 +21,15 @@ pub fn fixture(name: &str) -> PathBuf {
 pub fn hvguard() -> Command {
     let mut cmd = Command::cargo_bin("hvguard").expect("binary builds");
     // Pin the advisory inputs: no store (the shipped snapshot is used) and an empty policy,
-    // whatever the machine running the tests has in /var/lib/hvguard or /etc/hvguard.
+    // whatever the machine running the tests has in /var/lib/hvguard or /etc/hvguard. The
+    // digest cache files go to the build's scratch folder, not the machine's /var/cache.
     cmd.env_remove("KATA_CONF_FILE")
         .env("NO_COLOR", "1")
         .env("HVGUARD_DB", "/nonexistent/hvguard-tests/advisories.db")
+        .env(
+            "HVGUARD_CACHE_DIR",
+            Path::new(env!("CARGO_TARGET_TMPDIR")).join("hvguard-digest-cache"),
+        )
         .env(
             "HVGUARD_POLICY",
             workspace().join("tests/fixtures/policy/empty.toml"),

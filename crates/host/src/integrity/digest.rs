@@ -4,7 +4,7 @@
 use hvguard_core::{CachedDigest, DigestAlgorithm, FileIdentity, HostRoot, RootError};
 use md5::Md5;
 use sha2::{Digest, Sha256};
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::fs::Metadata;
 use std::io::Read;
 use std::os::unix::fs::MetadataExt;
@@ -27,6 +27,10 @@ pub const RACY_WINDOW_NS: i64 = 2_000_000_000;
 #[derive(Debug)]
 pub struct DigestCache {
     known: HashMap<(FileIdentity, DigestAlgorithm), String>,
+    /// The entries the cache was built with, in their order (for [`DigestCache::to_keep`]).
+    initial: Vec<(FileIdentity, DigestAlgorithm)>,
+    /// Initial entries this collection used.
+    used: HashSet<(FileIdentity, DigestAlgorithm)>,
     fresh: Vec<CachedDigest>,
     budget: u64,
     racy_window_ns: i64,
@@ -72,12 +76,15 @@ impl DigestError {
 impl DigestCache {
     /// A cache holding `entries` (as the store kept them).
     pub fn new(entries: Vec<CachedDigest>) -> Self {
+        let initial = entries.iter().map(|e| (e.identity, e.algorithm)).collect();
         let known = entries
             .into_iter()
             .map(|e| ((e.identity, e.algorithm), e.digest))
             .collect();
         DigestCache {
             known,
+            initial,
+            used: HashSet::new(),
             fresh: Vec::new(),
             budget: DEFAULT_BUDGET_BYTES,
             racy_window_ns: RACY_WINDOW_NS,
@@ -108,6 +115,44 @@ impl DigestCache {
         (self.hits, self.misses)
     }
 
+    /// Entries this collection used or computed: what the next collection of the same root
+    /// will look up again.
+    pub fn entries_in_use(&self) -> usize {
+        self.fresh.len() + self.used.len()
+    }
+
+    /// At most `limit` entries worth keeping for the next collection, most useful first: the
+    /// digests computed now, then the known ones this collection used, then the other known
+    /// ones in the order they came (so a bounded cache file drops what no scan needs any more,
+    /// such as the files a package update replaced).
+    pub fn to_keep(&self, limit: usize) -> Vec<CachedDigest> {
+        let entry = |key: &(FileIdentity, DigestAlgorithm)| {
+            self.known.get(key).map(|digest| CachedDigest {
+                identity: key.0,
+                algorithm: key.1,
+                digest: digest.clone(),
+            })
+        };
+        let mut seen: HashSet<(FileIdentity, DigestAlgorithm)> = HashSet::new();
+        let fresh = self.fresh.iter().cloned();
+        let used = self
+            .initial
+            .iter()
+            .filter(|k| self.used.contains(*k))
+            .filter_map(entry);
+        let rest = self
+            .initial
+            .iter()
+            .filter(|k| !self.used.contains(*k))
+            .filter_map(entry);
+        fresh
+            .chain(used)
+            .chain(rest)
+            .filter(|e| seen.insert((e.identity, e.algorithm)))
+            .take(limit)
+            .collect()
+    }
+
     /// The digests of `host_path` in each of `algorithms` (in that order): from the cache when
     /// the file's identity is unchanged, else by reading it once.
     pub fn digests(
@@ -126,6 +171,7 @@ impl DigestCache {
                 .collect();
             if let Some(found) = cached {
                 self.hits += 1;
+                self.used.extend(algorithms.iter().map(|a| (identity, *a)));
                 return Ok(found);
             }
         }
@@ -291,6 +337,37 @@ mod tests {
             .digests(&root, path, &[DigestAlgorithm::Md5])
             .unwrap_err();
         assert!(matches!(err, DigestError::BudgetSpent { .. }), "{err}");
+    }
+
+    #[test]
+    fn entries_worth_keeping_come_fresh_then_used_then_the_rest() {
+        let dir = tempfile::tempdir().unwrap();
+        for name in ["a", "b"] {
+            fs::write(dir.path().join(name), name).unwrap();
+        }
+        let root = HostRoot::new(dir.path()).unwrap();
+        let md5 = [DigestAlgorithm::Md5];
+        let mut first = DigestCache::default().with_racy_window_ns(0);
+        first.digests(&root, Path::new("/a"), &md5).unwrap();
+        let a = first.fresh()[0].clone();
+        let stale = CachedDigest {
+            // A file a package update replaced long ago (not b: inodes are often consecutive
+            // and timestamps coarse, so a near copy of a's identity could be b's).
+            identity: FileIdentity {
+                mtime_ns: 1,
+                ctime_ns: 1,
+                ..a.identity
+            },
+            ..a.clone()
+        };
+        // The cache file holds a stale entry, then a; this collection uses a and hashes b.
+        let mut cache = DigestCache::new(vec![stale.clone(), a.clone()]).with_racy_window_ns(0);
+        cache.digests(&root, Path::new("/a"), &md5).unwrap();
+        cache.digests(&root, Path::new("/b"), &md5).unwrap();
+        let b = cache.fresh()[0].clone();
+        assert_eq!(cache.entries_in_use(), 2);
+        assert_eq!(cache.to_keep(10), [b.clone(), a.clone(), stale]);
+        assert_eq!(cache.to_keep(2), [b, a]);
     }
 
     #[test]

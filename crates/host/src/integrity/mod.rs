@@ -6,6 +6,7 @@
 //! Package updates replace files *and* their recorded digests together, so a routine update is
 //! silent here; only bytes that no package put there stand out.
 
+pub mod cache_file;
 pub mod digest;
 pub mod md5sums;
 

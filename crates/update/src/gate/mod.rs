@@ -1,9 +1,11 @@
 //! The test before install: boot a hypervisor build and judge its boot time against the
 //! policy. The boot itself is behind [`BootGate`] so that the update stages do not care
-//! who boots: `hvguard smoke` (the real guest boot, wired by the CLI) or the QEMU start
-//! probe of [`qemu_start`]. With no gate at all, `apply` refuses unless told to skip it.
+//! who boots: the [`smoke`] gate (a real guest booted the way Kata would, through
+//! hvguard-smoke; the default) or the QEMU start probe of [`qemu_start`] (no guest). With no
+//! gate at all, `apply` refuses unless told to skip it.
 
 pub mod qemu_start;
+pub mod smoke;
 
 use std::path::PathBuf;
 
@@ -19,6 +21,9 @@ pub struct BootTarget {
     pub binary: PathBuf,
     /// `QEMU_MODULE_DIR` for that build (a staged copy needs its own modules).
     pub module_dir: Option<PathBuf>,
+    /// QEMU data folders (`-L`: option ROMs, firmware) for a build outside its install
+    /// prefix; empty for an installed build, which finds its own.
+    pub data_dirs: Vec<PathBuf>,
     /// The guest kernel to boot instead of the configured one (a Kata release's own).
     pub kernel: Option<PathBuf>,
     /// The guest initrd instead of the configured one.
@@ -33,6 +38,7 @@ impl BootTarget {
             label: label.into(),
             binary: binary.into(),
             module_dir: None,
+            data_dirs: Vec::new(),
             kernel: None,
             initrd: None,
             image: None,
@@ -47,6 +53,10 @@ pub struct BootMeasurement {
     pub median_ms: u64,
     /// What the gate did (runs, accelerator, version the binary reported).
     pub detail: String,
+    /// The accelerator the boots ran with (`kvm`, `tcg`), when known.
+    pub accel: Option<String>,
+    /// The version the binary reported, when it did.
+    pub version: Option<String>,
 }
 
 /// Boots a hypervisor build and measures it; an `Err` is the failure reason.
@@ -143,6 +153,8 @@ mod tests {
                 .map(|median_ms| BootMeasurement {
                     median_ms,
                     detail: "table".into(),
+                    accel: None,
+                    version: None,
                 })
         }
     }

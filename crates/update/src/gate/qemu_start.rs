@@ -208,6 +208,8 @@ impl BootGate for QemuStartGate {
                 times.len(),
                 target.binary.display()
             ),
+            accel: Some("tcg".into()),
+            version: Some(version),
         })
     }
 }

@@ -23,6 +23,15 @@ fn release_target(label: String, dir: &Path) -> Option<BootTarget> {
     let first = |names: &[&str]| names.iter().map(|n| share.join(n)).find(|p| p.exists());
     let mut t = BootTarget::new(label, binary);
     t.module_dir = module_dir_under(dir);
+    // The release's own firmware. Kata builds its QEMU with `--datadir=<prefix>/share/kata-qemu`
+    // and `--disable-relocatable`, so an unpacked release would read the *active* release's
+    // files unless told; a relocatable (Debian-built) QEMU looks in share/qemu and
+    // share/seabios beside its bin/ anyway.
+    t.data_dirs = ["share/kata-qemu", "share/qemu", "share/seabios"]
+        .iter()
+        .map(|d| dir.join(d))
+        .filter(|d| d.is_dir())
+        .collect();
     t.kernel = first(&["vmlinux.container", "vmlinuz.container"]);
     t.initrd = first(&["kata-containers-initrd.img"]);
     t.image = first(&["kata-containers.img"]);
@@ -190,7 +199,7 @@ pub fn apply_tarball(
             if ctx.skip_smoke {
                 return StageEnd::Skipped("--skip-smoke: the release was not boot-tested".into());
             }
-            return StageEnd::Failed("refused: no boot gate in this build (hvguard-smoke is not wired yet); pass --gate qemu-start or --skip-smoke".into());
+            return StageEnd::Failed("refused: no boot gate given; pass --gate smoke or --gate qemu-start, or --skip-smoke".into());
         };
         let Some(candidate) = release_target(format!("Kata {version}"), &dir) else {
             return StageEnd::Failed(format!("refused: {} has no bin/qemu-system-x86_64 to boot", dir.display()));

@@ -133,7 +133,7 @@ fn apply_stages(
     if ctx.gate.is_none() && !ctx.skip_smoke {
         run.stage::<()>("smoke", |_| {
             StageEnd::Failed(
-                "refused: no boot gate in this build (hvguard-smoke is not wired yet); pass --gate qemu-start for the QEMU start probe, or --skip-smoke to update without a boot test".into(),
+                "refused: no boot gate given; pass --gate smoke or --gate qemu-start, or --skip-smoke to update without a boot test".into(),
             )
         });
         return Ok(Err(Outcome::Refused));
@@ -218,6 +218,7 @@ fn apply_stages(
                 binary,
             );
             candidate.module_dir = staged.module_dir();
+            candidate.data_dirs = staged.data_dirs();
             let installed = BootTarget::new(format!("installed {}", c.installed), path);
             let verdict = gate::judge(gate, &candidate, Some(&installed), &ctx.policy.update);
             if !verdict.ok {

@@ -11,6 +11,12 @@ use hvguard_core::{CachedDigest, DigestAlgorithm, FileIdentity};
 pub const MAX_CACHED_DIGESTS: i64 = 50_000;
 
 impl Store {
+    /// True when the store has the digest cache table, so that a scan can read it and fill it
+    /// (a store from before history has none until history is first written to it).
+    pub fn has_digest_cache(&self) -> Result<bool, StoreError> {
+        self.has_history()
+    }
+
     /// Every cached digest (empty for a store from before the cache existed).
     pub fn cached_digests(&self) -> Result<Vec<CachedDigest>, StoreError> {
         if !self.has_history()? {
