@@ -38,6 +38,8 @@ pub enum Command {
     Explain(ExplainArgs),
     /// Update the hypervisor layer: status, apply, rollback, drill, history.
     Update(crate::commands::update::UpdateArgs),
+    /// Fold many nodes' reports and update results into one fleet report (text, JSON, HTML).
+    Fleet(crate::commands::fleet::FleetArgs),
 }
 
 #[derive(Debug, Args)]

@@ -5,6 +5,7 @@ mod audit;
 mod collect;
 pub mod db;
 mod explain;
+pub mod fleet;
 mod harden;
 mod rules;
 mod scan;
@@ -54,5 +55,6 @@ pub fn run(cli: Cli) -> Result<Outcome> {
         Command::Rules(args) => rules::run(args),
         Command::Explain(args) => explain::run(args),
         Command::Update(args) => update::run(args),
+        Command::Fleet(args) => fleet::run(args),
     }
 }
