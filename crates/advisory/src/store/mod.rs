@@ -3,6 +3,7 @@
 
 mod error;
 mod evidence;
+pub mod export;
 mod location;
 mod schema;
 mod update;

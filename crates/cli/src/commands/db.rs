@@ -65,6 +65,18 @@ pub enum DbCommand {
         /// Time limit for one download, in seconds.
         #[arg(long, value_name = "SECONDS", default_value_t = 600)]
         timeout: u64,
+        /// For a store export (`db export`) taken from a mirror URL: refuse one made longer
+        /// ago than this (its publisher has stopped).
+        #[arg(long, value_name = "DAYS", default_value_t = 7)]
+        max_snapshot_age: u64,
+    },
+    /// Write a verified, self-describing snapshot of the store (manifest line with content
+    /// hash, sources and age, then the store) for other nodes to take with
+    /// `db update --source URL` from an internal mirror.
+    Export {
+        /// The file to write (atomically; a replaced file is kept as FILE.bak).
+        #[arg(value_name = "FILE")]
+        file: PathBuf,
     },
 }
 
@@ -88,7 +100,18 @@ pub fn run(args: DbArgs) -> Result<Outcome> {
             offline,
             retries,
             timeout,
-        } => update(&path, &sources, offline, retries, timeout),
+            max_snapshot_age,
+        } => update(
+            &path,
+            &sources,
+            offline,
+            FetchLimits {
+                retries,
+                timeout,
+                max_snapshot_age,
+            },
+        ),
+        DbCommand::Export { file } => super::db_export::export(&path, &file),
     }
 }
 
@@ -115,6 +138,7 @@ fn status(path: &Path, format: StatusFormat) -> Result<Outcome> {
         return Ok(Outcome::Clean);
     }
     let status = Store::open_readonly(path)?.status()?;
+    let snapshot = hvguard_advisory::store::export::current_snapshot(path)?;
     match format {
         StatusFormat::Json => println!(
             "{}",
@@ -122,9 +146,15 @@ fn status(path: &Path, format: StatusFormat) -> Result<Outcome> {
                 "store": status,
                 "path": path,
                 "shipped_advisories": shipped,
+                "snapshot": super::db_export::snapshot_json(&snapshot),
             }))?
         ),
-        StatusFormat::Text => print!("{}", render_status(&status, jiff::Timestamp::now())),
+        StatusFormat::Text => {
+            print!("{}", render_status(&status, jiff::Timestamp::now()));
+            if let Some(line) = super::db_export::snapshot_line(&snapshot) {
+                println!("{line}");
+            }
+        }
     }
     Ok(Outcome::Clean)
 }
@@ -232,13 +262,23 @@ fn import(path: &Path, inputs: &[PathBuf]) -> Result<Outcome> {
     Ok(Outcome::Clean)
 }
 
+/// How `db update` downloads.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct FetchLimits {
+    pub retries: u32,
+    pub timeout: u64,
+    pub max_snapshot_age: u64,
+}
+
 fn update(
     path: &Path,
     selectors: &[String],
     offline: bool,
-    retries: u32,
-    timeout: u64,
+    limits: FetchLimits,
 ) -> Result<Outcome> {
+    let FetchLimits {
+        retries, timeout, ..
+    } = limits;
     if offline {
         let kept = if path.exists() {
             format!("the store at {} is kept as it is", path.display())
@@ -250,6 +290,15 @@ fn update(
         };
         eprintln!("hvguard: --offline: nothing downloaded; {kept}");
         return Ok(Outcome::Clean);
+    }
+    // A mirror URL may serve a store export (`db export`) instead of a feed file: that
+    // replaces the store's feed data as a whole, so it is taken on its own.
+    if let [single] = selectors {
+        if super::db_export::is_url(single) {
+            if let Some(outcome) = super::db_export::update_from_mirror(path, single, limits)? {
+                return Ok(outcome);
+            }
+        }
     }
     let sources = select_sources(&default_sources(), selectors)?;
     let options = UpdateOptions::from_env();

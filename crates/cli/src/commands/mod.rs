@@ -4,6 +4,7 @@ pub mod advisories;
 mod audit;
 mod collect;
 pub mod db;
+mod db_export;
 mod explain;
 pub mod fleet;
 mod harden;
