@@ -3,6 +3,9 @@
 
 #![allow(dead_code, clippy::expect_used, clippy::unwrap_used)]
 
+pub mod ansible;
+pub mod apt;
+
 use assert_cmd::Command;
 use std::fs;
 use std::os::unix::fs::{symlink, PermissionsExt};
