@@ -54,27 +54,39 @@ enum Item {
     Problem(Problem),
 }
 
+/// Files and results travel in batches: one channel hand-over per file would cost more
+/// than parsing a small report.
+const BATCH: usize = 64;
+
 /// Reads every file under `paths` and folds them into the fleet report.
 pub fn aggregate(paths: &[PathBuf], options: &Options) -> FleetReport {
     let jobs = options.jobs.max(1);
     // Small bounds keep memory flat however many files there are: the walker waits for the
     // readers, the readers wait for the folder.
-    let (path_tx, path_rx) = sync_channel::<PathBuf>(jobs * 64);
-    let (item_tx, item_rx) = sync_channel::<Item>(jobs * 64);
+    let (path_tx, path_rx) = sync_channel::<Vec<PathBuf>>(jobs * 4);
+    let (item_tx, item_rx) = sync_channel::<Vec<Item>>(jobs * 4);
     let path_rx = Mutex::new(path_rx);
     let mut aggregator = Aggregator::new(options.now, options.max_age_hours);
     std::thread::scope(|scope| {
         let walker_items = item_tx.clone();
         scope.spawn(move || {
-            input::walk::walk(paths, &mut |found| {
-                // A closed channel means the folder thread is gone; nothing left to do.
-                let _ = match found {
-                    input::walk::Found::File(path) => path_tx.send(path).map_err(drop),
-                    input::walk::Found::Problem(p) => {
-                        walker_items.send(Item::Problem(p)).map_err(drop)
+            let mut files = Vec::with_capacity(BATCH);
+            // A closed channel means the folding thread is gone; nothing left to do.
+            input::walk::walk(paths, &mut |found| match found {
+                input::walk::Found::File(path) => {
+                    files.push(path);
+                    if files.len() == BATCH {
+                        let _ =
+                            path_tx.send(std::mem::replace(&mut files, Vec::with_capacity(BATCH)));
                     }
-                };
+                }
+                input::walk::Found::Problem(p) => {
+                    let _ = walker_items.send(vec![Item::Problem(p)]);
+                }
             });
+            if !files.is_empty() {
+                let _ = path_tx.send(files);
+            }
         });
         for _ in 0..jobs {
             let items = item_tx.clone();
@@ -83,10 +95,12 @@ pub fn aggregate(paths: &[PathBuf], options: &Options) -> FleetReport {
             scope.spawn(move || read_files(paths, &items, limit));
         }
         drop(item_tx);
-        for item in item_rx {
-            match item {
-                Item::Read(path, document) => aggregator.add(path, document),
-                Item::Problem(problem) => aggregator.problem(problem),
+        for batch in item_rx {
+            for item in batch {
+                match item {
+                    Item::Read(path, document) => aggregator.add(path, document),
+                    Item::Problem(problem) => aggregator.problem(problem),
+                }
             }
         }
     });
@@ -99,8 +113,8 @@ pub fn aggregate(paths: &[PathBuf], options: &Options) -> FleetReport {
 }
 
 fn read_files(
-    paths: &Mutex<Receiver<PathBuf>>,
-    items: &std::sync::mpsc::SyncSender<Item>,
+    paths: &Mutex<Receiver<Vec<PathBuf>>>,
+    items: &std::sync::mpsc::SyncSender<Vec<Item>>,
     limit: u64,
 ) {
     let mut buf = Vec::new();
@@ -109,16 +123,20 @@ fn read_files(
             Ok(rx) => rx.recv(),
             Err(_) => return,
         };
-        let Ok(path) = next else {
+        let Ok(batch) = next else {
             return;
         };
-        let document = input::read_bounded(&path, limit, &mut buf)
-            .and_then(|()| parse_document(&buf).map_err(|e| e.to_string()));
-        // Large buffers are not kept: one odd file must not pin its size for the whole run.
-        if buf.capacity() > 4 << 20 {
-            buf = Vec::new();
+        let mut out = Vec::with_capacity(batch.len());
+        for path in batch {
+            let document = input::read_bounded(&path, limit, &mut buf)
+                .and_then(|()| parse_document(&buf).map_err(|e| e.to_string()));
+            // Large buffers are not kept: one odd file must not pin its size for the run.
+            if buf.capacity() > 4 << 20 {
+                buf = Vec::new();
+            }
+            out.push(Item::Read(path, document));
         }
-        if items.send(Item::Read(path, document)).is_err() {
+        if items.send(out).is_err() {
             return;
         }
     }

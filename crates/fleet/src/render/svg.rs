@@ -18,7 +18,7 @@ pub struct Bar {
 pub fn bar_chart(title: &str, bars: &[Bar]) -> String {
     const ROW: u64 = 26;
     const LABEL: u64 = 190;
-    const BAR: u64 = 420;
+    const BAR: u64 = 330;
     const WIDTH: u64 = LABEL + BAR + 80;
     let max = bars.iter().map(|b| b.value).max().unwrap_or(0).max(1);
     let height = ROW * bars.len().max(1) as u64 + 34;
