@@ -56,7 +56,7 @@ enum Item {
 
 /// Files and results travel in batches: one channel hand-over per file would cost more
 /// than parsing a small report.
-const BATCH: usize = 64;
+const BATCH: usize = 256;
 
 /// Reads every file under `paths` and folds them into the fleet report.
 pub fn aggregate(paths: &[PathBuf], options: &Options) -> FleetReport {

@@ -34,13 +34,9 @@ pub const MAX_FILE_BYTES: u64 = 32 << 20;
 pub fn read_bounded(path: &Path, limit: u64, buf: &mut Vec<u8>) -> Result<(), String> {
     buf.clear();
     let file = std::fs::File::open(path).map_err(|e| walk::io_reason(&e))?;
-    let len = file.metadata().map(|m| m.len()).unwrap_or(0);
-    if len > limit {
-        return Err(format!(
-            "{len} bytes: larger than {limit} bytes, not a node document"
-        ));
-    }
-    buf.reserve(len as usize);
+    // No fstat for a size hint: `buf` is reused, and after the first files it holds any
+    // report in one read.
+    buf.reserve(64 << 10);
     file.take(limit + 1)
         .read_to_end(buf)
         .map_err(|e| walk::io_reason(&e))?;
