@@ -79,3 +79,84 @@ fn the_playbook_upgrades_debians_qemu_on_localhost() {
     assert_eq!(fleet["nodes"], 1);
     assert_eq!(fleet["updates"]["results"]["updated"], 1);
 }
+
+/// Removes the test package when dropped, whatever happened.
+struct Purge(&'static str);
+
+impl Drop for Purge {
+    fn drop(&mut self) {
+        common::apt::wait_for_dpkg();
+        let _ = std::process::Command::new("/usr/bin/dpkg")
+            .args(["--purge", self.0])
+            .output();
+    }
+}
+
+/// The role's `.deb` path, for real: a package built here with `dpkg-deb` around this
+/// build's binary (the packaging work's `cargo deb` output installs the same way) is copied
+/// to the node and installed with apt, then hvguard from it checks the policy.
+#[test]
+fn the_role_installs_a_deb_with_apt() {
+    if !enabled() || !ansible_available() {
+        return;
+    }
+    const PACKAGE: &str = "hvguard-ansible-test";
+    let work = tempfile::tempdir().unwrap();
+    let tree = work.path().join("pkg");
+    std::fs::create_dir_all(tree.join("DEBIAN")).unwrap();
+    std::fs::create_dir_all(tree.join("usr/bin")).unwrap();
+    std::fs::copy(hvguard_bin(), tree.join("usr/bin").join(PACKAGE)).unwrap();
+    std::fs::write(
+        tree.join("DEBIAN/control"),
+        format!(
+            "Package: {PACKAGE}\nVersion: 0.1.0-1\nArchitecture: amd64\nMaintainer: hvguard \
+             <dev@hvguard.invalid>\nDescription: hvguard built for the Ansible role test\n"
+        ),
+    )
+    .unwrap();
+    let deb = work.path().join(format!("{PACKAGE}_0.1.0-1_amd64.deb"));
+    let built = std::process::Command::new("/usr/bin/dpkg-deb")
+        .args(["--root-owner-group", "--build"])
+        .arg(&tree)
+        .arg(&deb)
+        .output()
+        .unwrap();
+    assert!(
+        built.status.success(),
+        "{}",
+        String::from_utf8_lossy(&built.stderr)
+    );
+    let _purge = Purge(PACKAGE);
+    let inventory = serde_json::json!({"kata_nodes": {
+        "hosts": {"deb-node": {}},
+        "vars": {"ansible_connection": "local", "ansible_python_interpreter": "/usr/bin/python3"},
+    }});
+    let inv = work.path().join("inventory.yml");
+    std::fs::write(&inv, serde_json::to_vec(&inventory).unwrap()).unwrap();
+    let vars = serde_json::json!({
+        "hvguard_deb": deb,
+        "hvguard_deb_cache": work.path().join("cache"),
+        "hvguard_bin_path": format!("/usr/bin/{PACKAGE}"),
+        "hvguard_policy_path": work.path().join("etc/hvguard/policy.toml"),
+        "hvguard_manage_timers": false,
+    })
+    .to_string();
+    let (code, out) = run_playbook(work.path(), &inv, "hvguard-install.yml", &["-e", &vars]);
+    assert_eq!(code, 0, "{out}");
+    let status = std::process::Command::new("/usr/bin/dpkg-query")
+        .args(["-W", "-f=${Status} ${Version}", PACKAGE])
+        .output()
+        .unwrap();
+    assert_eq!(
+        String::from_utf8_lossy(&status.stdout),
+        "install ok installed 0.1.0-1"
+    );
+    assert!(
+        out.contains("Check that hvguard accepts the policy"),
+        "{out}"
+    );
+    // A second run changes nothing: apt sees the version installed.
+    let (code, out) = run_playbook(work.path(), &inv, "hvguard-install.yml", &["-e", &vars]);
+    assert_eq!(code, 0, "{out}");
+    assert!(out.contains("changed=0"), "{out}");
+}
