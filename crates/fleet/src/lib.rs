@@ -61,9 +61,10 @@ const BATCH: usize = 256;
 /// Reads every file under `paths` and folds them into the fleet report.
 pub fn aggregate(paths: &[PathBuf], options: &Options) -> FleetReport {
     let jobs = options.jobs.max(1);
-    // Small bounds keep memory flat however many files there are: the walker waits for the
-    // readers, the readers wait for the folder.
-    let (path_tx, path_rx) = sync_channel::<Vec<PathBuf>>(jobs * 4);
+    // Bounds keep memory flat however many files there are (the walker waits for the
+    // readers, the readers for the folder), yet let the walker run far ahead: on a busy
+    // machine every wait for another thread costs a scheduling round.
+    let (path_tx, path_rx) = sync_channel::<Vec<PathBuf>>(64);
     let (item_tx, item_rx) = sync_channel::<Vec<Item>>(jobs * 4);
     let path_rx = Mutex::new(path_rx);
     let mut aggregator = Aggregator::new(options.now, options.max_age_hours);
