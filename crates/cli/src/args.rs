@@ -50,6 +50,9 @@ pub enum Command {
     Smoke(crate::commands::smoke::SmokeArgs),
     /// Boot times of two hypervisor builds, or of one without and with a security feature.
     Bench(crate::commands::bench::BenchArgs),
+    // Fleet (docs/fleet.md).
+    /// Fold many nodes' reports and update results into one fleet report (text, JSON, HTML).
+    Fleet(crate::commands::fleet::FleetArgs),
 }
 
 #[derive(Debug, Args)]

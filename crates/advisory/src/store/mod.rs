@@ -3,6 +3,7 @@
 
 mod error;
 mod evidence;
+pub mod export;
 pub mod history;
 mod location;
 mod lock;
