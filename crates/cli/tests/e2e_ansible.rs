@@ -340,6 +340,9 @@ fn the_role_installs_the_binary_and_a_policy_hvguard_accepts() {
             "hvguard_bin_path": prefix.join("usr/local/bin/hvguard"),
             "hvguard_policy_path": prefix.join("etc/hvguard/policy.toml"),
             "hvguard_manage_timers": false,
+            // A fixture host instead of this machine: the check stays quick and the same
+            // everywhere (the destructive test keeps the default, the node itself).
+            "hvguard_policy_check_root": workspace().join("tests/fixtures/hosts/kata-static"),
             "hvguard_update_window": {"days": window_days, "start": "02:00", "end": "05:00"},
             "hvguard_update_hold": ["qemu-block-extra"],
             "hvguard_accept": [{"id": "CVE-2021-3929", "reason": "NVMe is never attached \"here\"",
