@@ -35,12 +35,17 @@ fn normalise(text: &str) -> String {
         .join("\n")
 }
 
+/// The fixture folder as a path relative to the workspace (the command runs there): node
+/// names and table widths then do not depend on where the repository is checked out.
+const NODES_RELATIVE: &str = "crates/fleet/tests/fixtures/nodes";
+
 #[test]
 fn json_and_text_over_the_fixture_nodes() {
     let out = hvguard()
+        .current_dir(workspace())
         .args(["fleet", "report", "--format", "json"])
         .args(AGELESS)
-        .arg(nodes())
+        .arg(NODES_RELATIVE)
         .output()
         .unwrap();
     assert_eq!(out.status.code(), Some(0));
@@ -51,9 +56,10 @@ fn json_and_text_over_the_fixture_nodes() {
     insta::assert_snapshot!("fleet-fixtures.json", normalise(&text));
 
     let out = hvguard()
+        .current_dir(workspace())
         .args(["fleet", "report"])
         .args(AGELESS)
-        .arg(nodes())
+        .arg(NODES_RELATIVE)
         .output()
         .unwrap();
     assert_eq!(out.status.code(), Some(0));
