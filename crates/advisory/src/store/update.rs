@@ -286,7 +286,7 @@ pub(super) fn remove_stale_temps(path: &Path) {
     }
 }
 
-fn remove_temp(temp: &Path) {
+pub(super) fn remove_temp(temp: &Path) {
     // Best effort: the file may not exist, and a leftover is harmless (it is never read).
     let _ = std::fs::remove_file(temp);
     let mut journal = temp.as_os_str().to_owned();
