@@ -13,13 +13,18 @@ mod generate;
 use std::path::PathBuf;
 use std::sync::OnceLock;
 
+/// The generated fleet (216 MiB), written once per bench run.
+static FLEET: OnceLock<(tempfile::TempDir, PathBuf)> = OnceLock::new();
+
 fn main() {
     divan::main();
+    // A static is never dropped, so its TempDir would stay behind: removed here.
+    if let Some((dir, _)) = FLEET.get() {
+        let _ = std::fs::remove_dir_all(dir.path());
+    }
 }
 
-/// The generated fleet, written once per bench run.
 fn fleet() -> &'static PathBuf {
-    static FLEET: OnceLock<(tempfile::TempDir, PathBuf)> = OnceLock::new();
     &FLEET
         .get_or_init(|| {
             let dir = tempfile::tempdir().unwrap();
