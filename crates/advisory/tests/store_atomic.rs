@@ -598,3 +598,38 @@ fn load_advisories_falls_back_to_the_shipped_snapshot_only_without_records() {
         "a broken store is an error, not a fallback"
     );
 }
+
+/// Readers take no lock, so a store being created must never be visible half-made: a reader
+/// that sees the file must find a whole store (before the fix, a `--notify` run that created
+/// the store let a concurrent `advisories` run read a file without its schema version).
+#[test]
+fn a_store_being_created_is_never_seen_half_made() {
+    use std::sync::atomic::{AtomicBool, Ordering};
+    use std::sync::Arc;
+    let dir = tempfile::tempdir().unwrap();
+    for round in 0..100 {
+        let path = dir.path().join(format!("advisories-{round}.db"));
+        let done = Arc::new(AtomicBool::new(false));
+        let reader = {
+            let (path, done) = (path.clone(), Arc::clone(&done));
+            std::thread::spawn(move || {
+                let mut reads = 0u32;
+                while !done.load(Ordering::SeqCst) {
+                    if path.exists() {
+                        match Store::open_readonly(&path).and_then(|s| s.status()) {
+                            Ok(_) => reads += 1,
+                            // Renamed away between the two calls cannot happen (the file
+                            // only appears); anything else is a half-made store.
+                            Err(e) => return Err(format!("round {round}: {e}")),
+                        }
+                    }
+                }
+                Ok(reads)
+            })
+        };
+        let store = Store::open_or_create(&path);
+        done.store(true, Ordering::SeqCst);
+        store.unwrap();
+        reader.join().unwrap().unwrap();
+    }
+}

@@ -52,6 +52,9 @@ pub enum Command {
     Bench(crate::commands::bench::BenchArgs),
     /// Compare the hypervisors Kata supports (`hypervisors compare`).
     Hypervisors(crate::commands::hypervisors::HypervisorsArgs),
+    // Fleet (docs/fleet.md).
+    /// Fold many nodes' reports and update results into one fleet report (text, JSON, HTML).
+    Fleet(crate::commands::fleet::FleetArgs),
 }
 
 #[derive(Debug, Args)]

@@ -227,11 +227,29 @@ fn report_host(snapshot: &Snapshot) -> ReportHost {
         hostname: host.hostname.value().cloned(),
         root: snapshot.root.display().to_string(),
         kernel: host.kernel_release.value().cloned(),
-        os: host.os.value().map(|os| {
-            os.pretty_name.clone().unwrap_or_else(|| {
-                format!("{} {}", os.id, os.version_id.clone().unwrap_or_default())
-            })
-        }),
+        os: host.os.value().map(os_name),
+    }
+}
+
+fn os_name(os: &hvguard_core::OsRelease) -> String {
+    os.pretty_name
+        .clone()
+        .unwrap_or_else(|| format!("{} {}", os.id, os.version_id.clone().unwrap_or_default()))
+}
+
+/// The running host's block for documents other than the report (`update` results and
+/// status), so that `hvguard fleet report` can tell which node wrote them.
+pub fn live_host() -> ReportHost {
+    let root = HostRoot::live();
+    ReportHost {
+        hostname: hvguard_host::kernel::probe_hostname(&root).value().cloned(),
+        root: "/".to_owned(),
+        kernel: hvguard_host::kernel::probe_kernel_release(&root)
+            .value()
+            .cloned(),
+        os: hvguard_host::kernel::probe_os_release(&root)
+            .value()
+            .map(os_name),
     }
 }
 

@@ -5,7 +5,7 @@ use serde::{Deserialize, Serialize};
 
 pub const REPORT_SCHEMA: &str = "hvguard.report/v1";
 
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ReportHost {
     pub hostname: Option<String>,
     pub root: String,

@@ -520,4 +520,32 @@ mod tests {
         let off = jiff::Timestamp::now().duration_since(last.finished_at);
         assert!(off.abs() <= jiff::SignedDuration::from_secs(2), "{off:?}");
     }
+
+    /// `db export` must know the journal is this node's own (never shipped to the fleet,
+    /// kept when the node takes a snapshot): a journal table added here fails this test
+    /// until it is classified in hvguard_advisory::store::export::tables.
+    #[test]
+    fn journal_tables_are_classified_node_local() {
+        use hvguard_advisory::store::export::tables::{classify, tables, TableClass};
+        let dir = tempfile::tempdir().unwrap();
+        let db = dir.path().join("advisories.db");
+        let j = Journal::open(&db).unwrap();
+        let names = tables(j.store.connection(), "main", &db).unwrap();
+        let journal: Vec<&String> = names.iter().filter(|t| t.starts_with("update_")).collect();
+        assert_eq!(
+            journal.len(),
+            CREATE.matches("CREATE TABLE").count(),
+            "{names:?}"
+        );
+        for t in names {
+            let class = classify(&t);
+            assert!(
+                class == TableClass::NodeLocal || class == TableClass::Fleet,
+                "{t} is not classified for db export"
+            );
+            if t.starts_with("update_") {
+                assert_eq!(class, TableClass::NodeLocal, "{t}");
+            }
+        }
+    }
 }

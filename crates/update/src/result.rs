@@ -81,6 +81,10 @@ pub struct UpdateResult {
     #[serde(default)]
     pub manual_steps: Vec<String>,
     pub generated_at: String,
+    /// The node it ran on, in the report's host-block shape: `hvguard fleet report` names
+    /// the node by `host.hostname`. Filled by the command line.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub host: Option<hvguard_core::ReportHost>,
 }
 
 impl UpdateResult {
@@ -97,6 +101,7 @@ impl UpdateResult {
             running_on_old_binary: Vec::new(),
             manual_steps: Vec::new(),
             generated_at: now.round(jiff::Unit::Second).unwrap_or(now).to_string(),
+            host: None,
         }
     }
 

@@ -94,6 +94,9 @@ pub struct StatusReport {
     /// `store:PATH` or `shipped`.
     pub advisories_from: String,
     pub warnings: Vec<String>,
+    /// The node it ran on (see [`crate::result::UpdateResult::host`]).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub host: Option<hvguard_core::ReportHost>,
 }
 
 impl StatusReport {
@@ -375,6 +378,7 @@ pub fn status(input: &StatusInput<'_>) -> Result<StatusReport, UpdateError> {
             AdvisoryOrigin::Shipped => "shipped".into(),
         },
         warnings,
+        host: None,
     })
 }
 

@@ -179,6 +179,11 @@ pub enum UpdateError {
     /// Writing the store failed.
     #[error(transparent)]
     Store(#[from] StoreError),
+    /// A store export from a mirror (`db update --source URL`) was refused or could not be
+    /// taken.
+    /// (Boxed: it is much larger than the other variants.)
+    #[error(transparent)]
+    Export(Box<crate::store::export::ExportError>),
     /// A `--source` that is neither a known name nor a URL.
     #[error("unknown source {name:?}: use one of {known} or an http(s):// URL")]
     UnknownSource {
@@ -203,4 +208,10 @@ pub enum UpdateError {
         /// The cause.
         cause: std::io::Error,
     },
+}
+
+impl From<crate::store::export::ExportError> for UpdateError {
+    fn from(e: crate::store::export::ExportError) -> Self {
+        UpdateError::Export(Box::new(e))
+    }
 }

@@ -3,6 +3,7 @@
 
 mod error;
 mod http;
+mod mirror;
 mod notify;
 mod scratch;
 mod sources;
@@ -10,6 +11,7 @@ mod update;
 
 pub use error::{FetchError, UpdateError};
 pub use http::{Downloaded, FetchConfig, HttpClient};
+pub use mirror::{update_from_mirror, MirrorOptions, MirrorTaken};
 pub use notify::{notify, redact_url, Alert, NotifyLimits, NOTIFY_SCHEMA};
 pub use sources::{default_sources, select_sources, Source, SourceKind, NVD_API};
 pub use update::{

@@ -127,24 +127,24 @@ pub fn update_from_sources(
 
 /// The deadline of one update.
 #[derive(Debug, Clone, Copy)]
-struct Clock {
-    at: Option<Instant>,
+pub(super) struct Clock {
+    pub(super) at: Option<Instant>,
     limit: Option<Duration>,
 }
 
 impl Clock {
-    fn start(limit: Option<Duration>) -> Clock {
+    pub(super) fn start(limit: Option<Duration>) -> Clock {
         Clock {
             at: limit.map(|l| Instant::now() + l),
             limit,
         }
     }
 
-    fn expired(&self) -> bool {
+    pub(super) fn expired(&self) -> bool {
         self.at.is_some_and(|at| Instant::now() >= at)
     }
 
-    fn check(&self, next: &str) -> Result<(), UpdateError> {
+    pub(super) fn check(&self, next: &str) -> Result<(), UpdateError> {
         if self.expired() {
             Err(self.error(&format!("ran out before {next}")))
         } else {
@@ -153,14 +153,14 @@ impl Clock {
     }
 
     /// `wait`, cut to the time left.
-    fn cap(&self, wait: Duration) -> Duration {
+    pub(super) fn cap(&self, wait: Duration) -> Duration {
         match self.at {
             Some(at) => wait.min(at.saturating_duration_since(Instant::now())),
             None => wait,
         }
     }
 
-    fn error(&self, during: &str) -> UpdateError {
+    pub(super) fn error(&self, during: &str) -> UpdateError {
         UpdateError::Deadline {
             seconds: self.limit.map_or(0, |l| l.as_secs()),
             during: during.to_owned(),
@@ -168,7 +168,7 @@ impl Clock {
     }
 
     /// A failure at or after the deadline is reported as the deadline, naming the failure.
-    fn explain(&self, e: UpdateError) -> UpdateError {
+    pub(super) fn explain(&self, e: UpdateError) -> UpdateError {
         match e {
             UpdateError::Deadline { .. } => e,
             other if self.expired() => self.error(&other.to_string()),

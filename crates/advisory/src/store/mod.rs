@@ -3,6 +3,7 @@
 
 mod error;
 mod evidence;
+pub mod export;
 pub mod history;
 mod location;
 mod lock;
@@ -118,14 +119,12 @@ impl Store {
     /// Opens a read-write connection; the caller holds the store lock, so no update can
     /// rename a new file over the store while the schema is created or upgraded.
     fn open_locked(path: &Path) -> Result<Connection, StoreError> {
-        let fresh = !path.exists();
+        if !path.exists() {
+            create_whole(path)?;
+        }
         let mut conn = Connection::open(path)
             .map_err(|e| StoreError::sqlite(path, "opening the advisory store", e))?;
-        if fresh {
-            schema::create(&conn, path)?;
-        } else {
-            migrate::upgrade(&mut conn, path)?;
-        }
+        migrate::upgrade(&mut conn, path)?;
         Ok(conn)
     }
 
@@ -345,6 +344,34 @@ impl Store {
             seen: self.count("SELECT COUNT(*) FROM seen")?,
         })
     }
+}
+
+/// Creates a fresh store beside `path` and renames it into place. Readers take no lock: they
+/// must see no store or a whole one, never a file whose tables are still being created.
+/// The caller holds the store lock (the scratch name is `db update`'s, cleaned the same way).
+fn create_whole(path: &Path) -> Result<(), StoreError> {
+    let temp = update::temp_path(path);
+    update::remove_temp(&temp);
+    let result = (|| {
+        let mut conn = Connection::open(&temp)
+            .map_err(|e| StoreError::sqlite(&temp, "creating the advisory store", e))?;
+        let tx = conn
+            .transaction()
+            .map_err(|e| StoreError::sqlite(&temp, "creating the advisory store", e))?;
+        schema::create(&tx, &temp)?;
+        tx.commit()
+            .map_err(|e| StoreError::sqlite(&temp, "creating the advisory store", e))?;
+        drop(conn);
+        std::fs::File::open(&temp)
+            .and_then(|f| f.sync_all())
+            .map_err(|e| StoreError::io(&temp, "flushing the new store", e))?;
+        std::fs::rename(&temp, path)
+            .map_err(|e| StoreError::io(path, "putting the new store in place", e))
+    })();
+    if result.is_err() {
+        update::remove_temp(&temp);
+    }
+    result
 }
 
 /// Where the advisories a command matches came from.

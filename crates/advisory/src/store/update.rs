@@ -238,7 +238,7 @@ fn build_and_swap(
 }
 
 /// `.NAME.tmp-PID` beside the store, so the final rename stays on one file system.
-fn temp_path(path: &Path) -> PathBuf {
+pub(super) fn temp_path(path: &Path) -> PathBuf {
     sibling(path, &format!("tmp-{}", std::process::id()))
 }
 
@@ -266,7 +266,7 @@ fn refuse_empty_batches(
 }
 
 /// Copies left by a killed update; safe to remove because the caller holds the lock.
-fn remove_stale_temps(path: &Path) {
+pub(super) fn remove_stale_temps(path: &Path) {
     let prefix = sibling(path, "tmp-")
         .file_name()
         .map(|n| n.to_string_lossy().into_owned())
@@ -286,7 +286,7 @@ fn remove_stale_temps(path: &Path) {
     }
 }
 
-fn remove_temp(temp: &Path) {
+pub(super) fn remove_temp(temp: &Path) {
     // Best effort: the file may not exist, and a leftover is harmless (it is never read).
     let _ = std::fs::remove_file(temp);
     let mut journal = temp.as_os_str().to_owned();

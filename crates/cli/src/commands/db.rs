@@ -3,9 +3,9 @@
 //! (docs/advisory-data-build.md).
 
 use std::path::{Path, PathBuf};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
-use anyhow::{bail, Context, Result};
+use anyhow::{Context, Result};
 use hvguard_advisory::fetch::{
     default_sources, select_sources, update_from_sources, FetchConfig, HttpClient, UpdateOptions,
     DEFAULT_UPDATE_DEADLINE, NVD_API_KEY_VAR,
@@ -81,6 +81,18 @@ pub enum DbCommand {
         /// (refused otherwise: an empty feed is usually a broken download or mirror).
         #[arg(long)]
         replace: bool,
+        /// For a store export (`db export`) taken from a mirror URL: refuse one made longer
+        /// ago than this (its publisher has stopped).
+        #[arg(long, value_name = "DAYS", default_value_t = 7)]
+        max_snapshot_age: u64,
+    },
+    /// Write a verified, self-describing snapshot of the store (manifest line with content
+    /// hash, sources and age, then the store) for other nodes to take with
+    /// `db update --source URL` from an internal mirror.
+    Export {
+        /// The file to write (atomically; a replaced file is kept as FILE.bak).
+        #[arg(value_name = "FILE")]
+        file: PathBuf,
     },
     /// Regenerate the shipped advisory snapshot from raw records and the evidence file.
     Build(super::db_build::BuildArgs),
@@ -112,6 +124,7 @@ pub fn run(args: DbArgs) -> Result<Outcome> {
             timeout,
             deadline,
             replace,
+            max_snapshot_age,
         } => update(
             &path,
             &sources,
@@ -121,9 +134,11 @@ pub fn run(args: DbArgs) -> Result<Outcome> {
                 timeout,
                 deadline,
                 replace,
+                max_snapshot_age,
             },
         ),
         DbCommand::Build(build) => super::db_build::run(build),
+        DbCommand::Export { file } => super::db_export::export(&path, &file),
     }
 }
 
@@ -147,14 +162,21 @@ fn status(path: &Path, format: StatusFormat) -> Result<Outcome> {
         return Ok(Outcome::Clean);
     }
     let status = Store::open_readonly(path)?.status()?;
+    let snapshot = hvguard_advisory::store::export::current_snapshot(path)?;
     match format {
         StatusFormat::Json => print_json(&serde_json::json!({
             "store": status,
             "path": path,
             "shipped_advisories": shipped,
+            "snapshot": super::db_export::snapshot_json(&snapshot),
         }))?,
         StatusFormat::Text => {
-            crate::output::print_text(&render_status(&status, jiff::Timestamp::now()))?
+            let mut text = render_status(&status, jiff::Timestamp::now());
+            if let Some(line) = super::db_export::snapshot_line(&snapshot) {
+                text.push_str(&line);
+                text.push('\n');
+            }
+            crate::output::print_text(&text)?
         }
     }
     Ok(Outcome::Clean)
@@ -283,11 +305,31 @@ fn import(path: &Path, inputs: &[PathBuf], replace: bool) -> Result<Outcome> {
 
 /// `db update`'s knobs.
 #[derive(Debug, Clone, Copy)]
-struct UpdateLimits {
-    retries: u32,
-    timeout: u64,
-    deadline: u64,
-    replace: bool,
+pub(crate) struct UpdateLimits {
+    pub retries: u32,
+    pub timeout: u64,
+    pub deadline: u64,
+    pub replace: bool,
+    /// For a store export taken from a mirror URL, in days.
+    pub max_snapshot_age: u64,
+}
+
+impl UpdateLimits {
+    /// The whole update's time limit (`--deadline 0`: none).
+    pub fn deadline(&self) -> Option<Duration> {
+        (self.deadline > 0).then(|| Duration::from_secs(self.deadline))
+    }
+
+    /// The client every download of one `db update` goes through.
+    fn client(&self) -> HttpClient {
+        let timeout = Duration::from_secs(self.timeout.max(1));
+        HttpClient::new(FetchConfig {
+            retries: self.retries,
+            request_timeout: timeout,
+            stall_timeout: FetchConfig::default().stall_timeout.min(timeout),
+            ..FetchConfig::default()
+        })
+    }
 }
 
 fn update(
@@ -308,9 +350,25 @@ fn update(
         note(&format!("--offline: nothing downloaded; {kept}"));
         return Ok(Outcome::Clean);
     }
+    let started = Instant::now();
+    let client = limits.client();
+    // A mirror URL may serve a store export (`db export`) instead of a feed file: that
+    // replaces the store's feed data as a whole, so it is taken on its own.
+    if let [single] = selectors {
+        if super::db_export::is_url(single) {
+            if let Some(outcome) =
+                super::db_export::update_from_mirror(path, &client, single, limits)?
+            {
+                return Ok(outcome);
+            }
+        }
+    }
     let sources = select_sources(&default_sources(), selectors)?;
     let options = UpdateOptions {
-        deadline: (limits.deadline > 0).then(|| Duration::from_secs(limits.deadline)),
+        // What the mirror check spent counts against the one deadline.
+        deadline: limits
+            .deadline()
+            .map(|d| d.saturating_sub(started.elapsed())),
         write: WriteOptions {
             replace_empty: limits.replace,
             ..WriteOptions::default()
@@ -321,13 +379,6 @@ fn update(
     if options.nvd_api_key.is_some() {
         note(&format!("using the NVD API key from {NVD_API_KEY_VAR}"));
     }
-    let timeout = Duration::from_secs(limits.timeout.max(1));
-    let client = HttpClient::new(FetchConfig {
-        retries: limits.retries,
-        request_timeout: timeout,
-        stall_timeout: FetchConfig::default().stall_timeout.min(timeout),
-        ..FetchConfig::default()
-    });
     let result = update_from_sources(
         path,
         &client,
@@ -346,15 +397,18 @@ fn update(
             ));
             Ok(Outcome::Clean)
         }
-        Err(e) => {
-            let kept = if path.exists() {
-                format!("the previous store at {} is kept", path.display())
-            } else {
-                "no store was written; scans use the shipped snapshot".to_owned()
-            };
-            bail!("{e} (update abandoned: {kept})")
-        }
+        Err(e) => Err(abandoned(path, &e)),
     }
+}
+
+/// A failed `db update`'s error, saying what the node keeps.
+pub(crate) fn abandoned(path: &Path, e: &dyn std::fmt::Display) -> anyhow::Error {
+    let kept = if path.exists() {
+        format!("the previous store at {} is kept", path.display())
+    } else {
+        "no store was written; scans use the shipped snapshot".to_owned()
+    };
+    anyhow::anyhow!("{e} (update abandoned: {kept})")
 }
 
 /// A progress line on stderr every tenth of a big write.

@@ -7,8 +7,10 @@ pub mod bench;
 mod collect;
 pub mod db;
 mod db_build;
+mod db_export;
 pub mod diff;
 mod explain;
+pub mod fleet;
 mod harden;
 mod harden_verify;
 pub mod history;
@@ -68,5 +70,6 @@ pub fn run(cli: Cli) -> Result<Outcome> {
         Command::Smoke(args) => smoke::run(args),
         Command::Bench(args) => bench::run(args),
         Command::Hypervisors(args) => hypervisors::run(args),
+        Command::Fleet(args) => fleet::run(args),
     }
 }

@@ -209,6 +209,10 @@ fn run_status(args: StatusArgs) -> Result<Outcome> {
         read_candidates: !args.offline,
     })?;
     pipeline::warn(&report.warnings);
+    let report = hvguard_update::status::StatusReport {
+        host: Some(pipeline::live_host()),
+        ..report
+    };
     let text = match common.format {
         UpdateFormat::Json => format!("{}\n", serde_json::to_string_pretty(&report)?),
         UpdateFormat::Text => report.render_text(),
@@ -307,7 +311,8 @@ fn with_context(
         progress: &progress,
         local_now: jiff::Zoned::now().datetime(),
     };
-    let result = body(&ctx, &snapshot).map_err(anyhow::Error::from)?;
+    let mut result = body(&ctx, &snapshot).map_err(anyhow::Error::from)?;
+    result.host = Some(pipeline::live_host());
     let text = match common.format {
         UpdateFormat::Json => format!("{}\n", serde_json::to_string_pretty(&result)?),
         UpdateFormat::Text => result.render_text(),

@@ -3,6 +3,8 @@
 
 #![allow(dead_code, clippy::expect_used, clippy::unwrap_used)]
 
+pub mod ansible;
+pub mod apt;
 pub mod http;
 
 use assert_cmd::Command;
