@@ -51,6 +51,12 @@ pub fn run_playbook(
         .env("ANSIBLE_LOCAL_TEMP", &tmp)
         .env("ANSIBLE_REMOTE_TEMP", &tmp)
         .env("ANSIBLE_HOST_KEY_CHECKING", "0")
+        // hvguard, run by the playbooks on localhost, inherits this: its cache files (digests,
+        // binary facts) go to the build's scratch folder, not the machine's /var/cache.
+        .env(
+            "HVGUARD_CACHE_DIR",
+            Path::new(env!("CARGO_TARGET_TMPDIR")).join("hvguard-digest-cache"),
+        )
         .output()
         .unwrap();
     let text = format!(
