@@ -121,10 +121,11 @@ pub struct ScanArgs {
     /// default one line per package).
     #[arg(long, short = 'v')]
     pub verbose: bool,
-    /// Hash every file of the hypervisor layer: use no cached digest (neither the store's nor
-    /// the cache file's) and save none.
-    #[arg(long)]
-    pub no_digest_cache: bool,
+    /// Read and hash every file of the hypervisor layer: use no cached digest (neither the
+    /// store's nor the cache file's) and no cached binary fact (version banners, device type
+    /// names), and save none.
+    #[arg(long, visible_alias = "no-digest-cache")]
+    pub no_cache: bool,
 }
 
 /// Where advisories and accepted risks come from (`scan`, `advisories`).

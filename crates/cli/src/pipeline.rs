@@ -2,6 +2,7 @@
 
 use anyhow::{bail, Context, Result};
 use hvguard_core::{HostRoot, Report, ReportHost, Snapshot, SNAPSHOT_SCHEMA};
+use hvguard_host::binfacts::{file::BinaryFactsFile, BinaryFactsCache};
 use hvguard_host::integrity::cache_file::{self, CacheFile};
 use hvguard_host::integrity::digest::DigestCache;
 use std::path::{Path, PathBuf};
@@ -23,12 +24,13 @@ pub struct Collected {
 
 /// Collects everything: Kata/containerd configuration first, so that the binaries the
 /// configurations name join the hypervisor inventory, then the host facts. The hypervisor
-/// layer's digests come from this root's cache file where they are still valid
-/// (docs/drift-and-integrity.md, "The digest cache").
+/// layer's digests and the facts read out of its binaries come from this root's cache files
+/// where they are still valid (docs/drift-and-integrity.md, "The digest cache" and "The
+/// binary facts cache").
 pub fn collect(root: &HostRoot) -> Collected {
     let file = cache_file::cache_dir().map(|dir| CacheFile::for_root(&dir, root));
     let cache = DigestCache::new(file.as_ref().map(CacheFile::load).unwrap_or_default());
-    let (collected, cache) = collect_cached(root, cache);
+    let (collected, cache) = collect_with_digests(root, cache);
     if let Some(file) = file {
         // Only a cache, like the store's: a folder that cannot be written costs the next
         // collection one hashing, and is not worth a warning on every scan.
@@ -37,9 +39,32 @@ pub fn collect(root: &HostRoot) -> Collected {
     collected
 }
 
-/// [`collect`] with the digests `cache` holds (the store's, or none); returns the cache with
-/// the digests computed meanwhile.
-pub fn collect_cached(root: &HostRoot, cache: DigestCache) -> (Collected, DigestCache) {
+/// [`collect`] with the digests `cache` holds (the store's) instead of the digest cache
+/// file's; the binary facts still come from (and go to) this root's facts cache file.
+/// Returns the cache with the digests computed meanwhile.
+pub fn collect_with_digests(root: &HostRoot, cache: DigestCache) -> (Collected, DigestCache) {
+    let file = cache_file::cache_dir().map(|dir| BinaryFactsFile::for_root(&dir, root));
+    let facts = BinaryFactsCache::new(file.as_ref().map(BinaryFactsFile::load).unwrap_or_default());
+    let (collected, cache, facts) = collect_cached(root, cache, facts);
+    if let Some(file) = file {
+        // As for digests: a cache that cannot be saved only costs the next scan a reading.
+        let _ = file.save(&facts);
+    }
+    (collected, cache)
+}
+
+/// [`collect`] with no cache at all: every binary is read and hashed, nothing is saved.
+pub fn collect_uncached(root: &HostRoot) -> Collected {
+    collect_cached(root, DigestCache::default(), BinaryFactsCache::default()).0
+}
+
+/// [`collect`] with the digests and binary facts the caches hold; returns the caches with
+/// what was computed and read meanwhile.
+pub fn collect_cached(
+    root: &HostRoot,
+    cache: DigestCache,
+    facts: BinaryFactsCache,
+) -> (Collected, DigestCache, BinaryFactsCache) {
     let env = hvguard_kata::DiscoveryEnv {
         // The shims read KATA_CONF_FILE from their own environment; ours only says something
         // about them on the live host.
@@ -53,11 +78,13 @@ pub fn collect_cached(root: &HostRoot, cache: DigestCache) -> (Collected, Digest
     let options = hvguard_host::CollectOptions {
         extra_binaries: hvguard_kata::kata_binary_paths(&discovery.configs),
         digest_cache: std::cell::RefCell::new(cache),
+        binary_facts: std::cell::RefCell::new(facts),
         extra_kinds: hvguard_kata::kata_binary_kinds(&discovery.configs),
         ..Default::default()
     };
     let mut snapshot = hvguard_host::collect(root, &options);
     let cache = options.digest_cache.into_inner();
+    let facts = options.binary_facts.into_inner();
     snapshot.kata = discovery.configs;
     // Each containerd release family reads the files its own way; keep the readings of the
     // containerd installed (all of them when its version is unknown).
@@ -76,7 +103,7 @@ pub fn collect_cached(root: &HostRoot, cache: DigestCache) -> (Collected, Digest
         snapshot,
         errors: discovery.errors.iter().map(|e| e.to_string()).collect(),
     };
-    (collected, cache)
+    (collected, cache, facts)
 }
 
 /// Fails (exit 2) when collecting read nothing at all: a root that is empty, not a host

@@ -158,12 +158,23 @@ fn the_live_qemu_installation_is_clean() {
     assert!(integrity_hits(&report).is_empty(), "{report:#}");
 }
 
-/// The digest cache file a plain scan (no store) keeps for a `--root` tree in `dir`.
-fn the_cache_file(dir: &Path) -> PathBuf {
-    let files: Vec<PathBuf> = std::fs::read_dir(dir)
+/// The cache files of `stem` in `dir` (`digests`, `binfacts`).
+fn cache_files(dir: &Path, stem: &str) -> Vec<PathBuf> {
+    std::fs::read_dir(dir)
         .unwrap()
         .map(|e| e.unwrap().path())
-        .collect();
+        .filter(|p| {
+            p.file_name()
+                .unwrap()
+                .to_string_lossy()
+                .starts_with(&format!("{stem}-"))
+        })
+        .collect()
+}
+
+/// The digest cache file a plain scan (no store) keeps for a `--root` tree in `dir`.
+fn the_cache_file(dir: &Path) -> PathBuf {
+    let files = cache_files(dir, "digests");
     assert_eq!(files.len(), 1, "{files:?}");
     let name = files[0].file_name().unwrap().to_string_lossy().into_owned();
     assert!(name.starts_with("digests-root-"), "{name}");
@@ -302,9 +313,90 @@ fn the_store_keeps_the_digests_where_there_is_one_and_the_file_otherwise() {
     std::fs::remove_file(the_cache_file(cache.path())).unwrap();
     scan(&db, &[]);
     scan(&db, &["--record"]);
-    assert_eq!(std::fs::read_dir(cache.path()).unwrap().count(), 0);
+    assert_eq!(cache_files(cache.path(), "digests").len(), 0);
     // Without a store, the file.
     scan(&store.path().join("none.db"), &[]);
     let text = std::fs::read_to_string(the_cache_file(cache.path())).unwrap();
     assert!(text.lines().count() > 2, "{text}");
+}
+
+/// The binary facts cache file beside the digests: a second collection takes every fact from
+/// it and makes the same snapshot; the facts really come from the file (a forged entry shows),
+/// but only from a file nobody else may write; `--no-cache` neither reads nor writes it.
+#[test]
+fn a_plain_collection_keeps_the_binary_facts_and_trusts_only_its_own_file() {
+    if !require_debian_qemu() {
+        return;
+    }
+    let (root, _) = root_with_the_real_package();
+    let cache = tempfile::tempdir().unwrap();
+    let collect = || -> Value {
+        let out = hvguard()
+            .env("HVGUARD_CACHE_DIR", cache.path())
+            .args(["collect", "--root"])
+            .arg(root.path())
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let mut snapshot: Value = serde_json::from_slice(&out.stdout).unwrap();
+        snapshot["collected_at"] = Value::Null;
+        snapshot
+    };
+    let devices = |snapshot: &Value| {
+        snapshot["hypervisors"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|h| h["path"] == "/usr/bin/qemu-system-x86_64")
+            .expect("QEMU inventoried")["devices"]
+            .clone()
+    };
+    std::thread::sleep(std::time::Duration::from_millis(2100));
+    let cold = collect();
+    let files = cache_files(cache.path(), "binfacts");
+    assert_eq!(files.len(), 1, "{files:?}");
+    let file = files[0].clone();
+    let written = identity(&file);
+    let warm = collect();
+    assert_eq!(cold, warm);
+    assert_eq!(identity(&file), written, "every fact came from the file");
+    assert!(devices(&warm)["present"]
+        .as_array()
+        .unwrap()
+        .contains(&"pvrdma".into()));
+
+    // A forged entry (pvrdma dropped from the binary's type names) is believed...
+    let text = std::fs::read_to_string(&file).unwrap();
+    let forged = text.replace(",pvrdma,", ",");
+    assert_ne!(forged, text);
+    std::fs::write(&file, &forged).unwrap();
+    assert!(devices(&collect())["absent"]
+        .as_array()
+        .unwrap()
+        .contains(&"pvrdma".into()));
+    // ...only while the file is the caller's own and nobody else may write it.
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::set_permissions(&file, std::fs::Permissions::from_mode(0o666)).unwrap();
+    assert_eq!(collect(), cold);
+
+    // --no-cache (and its old name) reads and writes no cache file.
+    let empty = tempfile::tempdir().unwrap();
+    for flag in ["--no-cache", "--no-digest-cache"] {
+        let out = hvguard()
+            .env("HVGUARD_CACHE_DIR", empty.path())
+            .args(["scan", "--format", "json", flag, "--root"])
+            .arg(root.path())
+            .output()
+            .unwrap();
+        assert!(matches!(out.status.code(), Some(0 | 1)), "{flag}");
+        assert_eq!(
+            std::fs::read_dir(empty.path()).unwrap().count(),
+            0,
+            "{flag}"
+        );
+    }
 }

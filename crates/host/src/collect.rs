@@ -1,5 +1,6 @@
 //! Assembles a Snapshot from every probe: host facts, packages, hypervisor binaries.
 
+use crate::binfacts::BinaryFactsCache;
 use crate::integrity::digest::DigestCache;
 use crate::{containerd, facts, hypervisors, integrity, packages};
 use hvguard_core::HypervisorKind;
@@ -24,6 +25,10 @@ pub struct CollectOptions {
     pub extra_kinds: BTreeMap<PathBuf, HypervisorKind>,
     /// How much reading of binaries (bytes and time) the whole collection may do.
     pub scan_limits: ScanLimits,
+    /// Facts read out of binaries before (version banners, QOM type names, containerd's
+    /// version), so unchanged binaries are not read again; the facts read while collecting
+    /// are added to it for the caller to save.
+    pub binary_facts: std::cell::RefCell<BinaryFactsCache>,
 }
 
 /// Collects every fact about the host under `root`. Never fails: what cannot be read is
@@ -47,15 +52,17 @@ fn assemble(
     check_integrity: bool,
 ) -> Snapshot {
     let packages = packages::read_installed(root);
-    let inventory = hypervisors::discover_with(
+    let facts = &mut options.binary_facts.borrow_mut();
+    let inventory = hypervisors::discover_cached(
         root,
         &packages,
         &options.extra_binaries,
         &options.extra_kinds,
         options.scan_limits,
+        facts,
     );
     let changelogs = packages::changelog::collect(root, &packages, &inventory.hypervisors);
-    let containerd = containerd::discover(root, &packages);
+    let containerd = containerd::discover_cached(root, &packages, facts);
     let integrity = if check_integrity {
         integrity::collect(
             root,

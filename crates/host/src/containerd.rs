@@ -13,6 +13,7 @@
 //! The binary is searched like a hypervisor's (`.rodata` first, then the whole file); when
 //! neither string is there the owning package's version is used.
 
+use crate::binfacts::{BinaryFactsCache, Fact, FactQuery};
 use crate::hypervisors::scan::search_file;
 use crate::packages;
 use hvguard_core::{ContainerdBinary, HostRoot, Package, Probe, VersionSource};
@@ -53,6 +54,16 @@ pub struct ContainerdBinaries {
 
 /// Finds the containerd binaries under `root` and their versions.
 pub fn discover(root: &HostRoot, packages: &Probe<Vec<Package>>) -> ContainerdBinaries {
+    discover_cached(root, packages, &mut BinaryFactsCache::default())
+}
+
+/// [`discover`], with the versions read out of unchanged binaries taken from `facts` (and the
+/// ones read now added to it).
+pub fn discover_cached(
+    root: &HostRoot,
+    packages: &Probe<Vec<Package>>,
+    facts: &mut BinaryFactsCache,
+) -> ContainerdBinaries {
     let installed = packages.value().map_or(&[][..], Vec::as_slice);
     let mut out = ContainerdBinaries::default();
     let mut seen = BTreeSet::new();
@@ -74,18 +85,9 @@ pub fn discover(root: &HostRoot, packages: &Probe<Vec<Package>>) -> ContainerdBi
         if !root.canonical(path).is_ok_and(|real| seen.insert(real)) {
             continue;
         }
-        let found = match root.open_file(path) {
-            Ok((mut file, meta)) => match version_in_file(&mut file, meta.len()) {
-                Ok(found) => found,
-                Err(e) => {
-                    out.warnings.push(format!("{}: {e}", path.display()));
-                    None
-                }
-            },
-            Err(e) => {
-                out.warnings.push(e.to_string());
-                None
-            }
+        let found = match facts.lookup(&meta, FactQuery::ContainerdVersion) {
+            Some(Fact::ContainerdVersion(found)) => found,
+            _ => read_version(root, path, facts, &mut out.warnings),
         };
         let package = packages::owner_of(root, installed, path);
         let (version, version_source, version_evidence) = match (found, &package) {
@@ -110,6 +112,33 @@ pub fn discover(root: &HostRoot, packages: &Probe<Vec<Package>>) -> ContainerdBi
         });
     }
     out
+}
+
+/// The version read out of the containerd binary at `path`, remembered in `facts`.
+fn read_version(
+    root: &HostRoot,
+    path: &Path,
+    facts: &mut BinaryFactsCache,
+    warnings: &mut Vec<String>,
+) -> Option<FoundVersion> {
+    let (file, meta) = match root.open_file(path) {
+        Ok(opened) => opened,
+        Err(e) => {
+            warnings.push(e.to_string());
+            return None;
+        }
+    };
+    match version_in_file(&mut &file, meta.len()) {
+        Ok(found) => {
+            let fact = Fact::ContainerdVersion(found.clone());
+            facts.record(&file, &meta, FactQuery::ContainerdVersion, fact);
+            found
+        }
+        Err(e) => {
+            warnings.push(format!("{}: {e}", path.display()));
+            None
+        }
+    }
 }
 
 /// A version read from a binary, and the text it was read from.

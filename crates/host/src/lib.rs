@@ -2,6 +2,8 @@
 //! [`hvguard_core::Probe`] values: an unreadable fact is unknown, never a pass.
 //! Nothing found under the root is ever executed.
 
+pub mod binfacts;
+pub mod cache_folder;
 pub mod collect;
 pub mod containerd;
 pub mod cpu;

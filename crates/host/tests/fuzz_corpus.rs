@@ -181,3 +181,66 @@ fn digest_cache_corpus_parses_or_is_ignored_without_panicking() {
         assert_eq!(expect(junk), [0, 0], "{junk}");
     }
 }
+
+mod binary_facts_harness {
+    include!(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../../fuzz/harness/binary_facts.rs"
+    ));
+}
+
+/// The seeds carry the `facts` line of the hvguard that wrote them; a new hvguard version or
+/// catalogue changes that line (and a real file would read as empty, as it must), so the
+/// replay puts the current line into every seed that had a real one, to keep testing the
+/// entries. `facts 0000000000000000` stands for another hvguard's file and is kept.
+fn with_current_facts_line(bytes: &[u8]) -> Vec<u8> {
+    let Ok(text) = std::str::from_utf8(bytes) else {
+        return bytes.to_vec();
+    };
+    let current = hvguard_host::binfacts::file::facts_line();
+    let mut out = String::with_capacity(text.len());
+    for (i, line) in text.split_inclusive('\n').enumerate() {
+        let is_real = line.starts_with("facts ") && !line.starts_with("facts 0000000000000000");
+        if i == 2 && is_real {
+            out.push_str(current);
+            out.push_str(&line[line.trim_end_matches(['\r', '\n']).len()..]);
+        } else {
+            out.push_str(line);
+        }
+    }
+    out.into_bytes()
+}
+
+#[test]
+fn binary_facts_corpus_parses_or_is_ignored_without_panicking() {
+    let mut seen = Vec::new();
+    for (path, bytes) in corpus("binary_facts") {
+        // As found (what the fuzzer runs), then with this hvguard's `facts` line.
+        binary_facts_harness::check_binary_facts(&bytes);
+        let accepted = binary_facts_harness::check_binary_facts(&with_current_facts_line(&bytes));
+        let name = path.file_name().unwrap().to_string_lossy().into_owned();
+        seen.push((name, accepted));
+    }
+    let expect = |name: &str| {
+        seen.iter()
+            .find(|(n, _)| n == name)
+            .unwrap_or_else(|| panic!("seed {name} missing"))
+            .1
+    };
+    // The real file this host's scan wrote: three QEMU builds (banner and type names), the
+    // storage daemon, the bridge helper, QEMU's virtiofsd and containerd, for the live root.
+    assert_eq!(expect("real-debian12-live"), [10, 0]);
+    assert_eq!(expect("handmade-escaped-root"), [0, 2]);
+    assert_eq!(expect("handmade-crlf"), [1, 0]);
+    // Damaged lines are skipped one by one; the rest of the file still counts.
+    assert_eq!(expect("junk-damaged-lines"), [2, 0]);
+    for junk in [
+        "junk-other-hvguard",
+        "junk-other-version",
+        "junk-no-root-line",
+        "junk-no-facts-line",
+        "junk-other-root",
+    ] {
+        assert_eq!(expect(junk), [0, 0], "{junk}");
+    }
+}

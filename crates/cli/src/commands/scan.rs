@@ -27,11 +27,10 @@ pub fn run(args: ScanArgs) -> Result<Outcome> {
         None => {
             let root = pipeline::open_root(&args.root.root)?;
             // The store's digest cache where it has one, else the cache file of this root.
-            let (collected, fresh) = if args.no_digest_cache {
-                let (collected, _) = pipeline::collect_cached(&root, Default::default());
-                (collected, Vec::new())
+            let (collected, fresh) = if args.no_cache {
+                (pipeline::collect_uncached(&root), Vec::new())
             } else if let Some(cache) = history.digest_cache() {
-                let (collected, cache) = pipeline::collect_cached(&root, cache);
+                let (collected, cache) = pipeline::collect_with_digests(&root, cache);
                 (collected, cache.fresh().to_vec())
             } else {
                 (pipeline::collect(&root), Vec::new())

@@ -52,7 +52,7 @@ pub fn run_playbook(
         .env("ANSIBLE_REMOTE_TEMP", &tmp)
         .env("ANSIBLE_HOST_KEY_CHECKING", "0")
         // hvguard run by the playbooks on localhost (the local connection inherits this)
-        // keeps its digest cache in the test's folder, not the machine's /var/cache.
+        // keeps its cache files (digests, binary facts) in the test's folder, not /var/cache.
         .env("HVGUARD_CACHE_DIR", work.join("hvguard-cache"))
         .output()
         .unwrap();

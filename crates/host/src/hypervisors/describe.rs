@@ -3,6 +3,7 @@
 use super::budget::{Budget, Budgeted};
 use super::kata_versions::{KataVersions, KATA_PREFIX};
 use super::{kind, qom, scan};
+use crate::binfacts::{BinaryFactsCache, Fact, FactQuery};
 use crate::packages;
 use crate::stat::stat_from_metadata;
 use hvguard_core::os_name::display_path;
@@ -54,6 +55,7 @@ impl Context<'_> {
         c: &Candidate,
         real_host: &Path,
         budget: &mut Budget,
+        facts: &mut BinaryFactsCache,
         warnings: &mut Vec<String>,
     ) -> Option<Hypervisor> {
         let shown = display_path(&c.path);
@@ -71,6 +73,9 @@ impl Context<'_> {
                 return None;
             }
             Content::Unread("not a regular file".to_string())
+        } else if let Some(Fact::Version(found)) = facts.lookup(&meta, version_query(c)) {
+            // Cached only for a file read whole as a binary (not a script), unchanged since.
+            Content::Scanned(found)
         } else {
             match self.head(&c.path) {
                 Err(e) => Content::Unread(format!("cannot be read: {e}")),
@@ -86,7 +91,7 @@ impl Context<'_> {
                             .to_string(),
                     )
                 }
-                Ok(_) => self.scan(c, &shown, budget, warnings),
+                Ok(_) => self.scan(c, &shown, budget, facts, warnings),
             }
         };
         let found = match &content {
@@ -119,7 +124,7 @@ impl Context<'_> {
         // A QEMU system emulator's device inventory, from a file that was read as a binary.
         let devices = match (&content, kind) {
             (Content::Scanned(_), HypervisorKind::Qemu) => {
-                self.devices(&c.path, &shown, budget, warnings)
+                self.devices(&c.path, &shown, &meta, budget, facts, warnings)
             }
             _ => None,
         };
@@ -157,10 +162,15 @@ impl Context<'_> {
         &self,
         path: &Path,
         shown: &Path,
+        meta: &std::fs::Metadata,
         budget: &mut Budget,
+        facts: &mut BinaryFactsCache,
         warnings: &mut Vec<String>,
     ) -> Option<hvguard_core::DeviceInventory> {
-        let (file, meta) = match self.root.open_file(path) {
+        if let Some(Fact::TypeNames(names)) = facts.lookup(meta, FactQuery::TypeNames) {
+            return Some(qom::inventory_from(&names, shown));
+        }
+        let (file, opened) = match self.root.open_file(path) {
             Ok(f) => f,
             Err(e) => {
                 warnings.push(e.to_string());
@@ -168,8 +178,8 @@ impl Context<'_> {
             }
         };
         let limits = budget.limits;
-        let mut reader = Budgeted::new(file, budget);
-        let read = qom::inventory(&mut reader, meta.len(), shown);
+        let mut reader = Budgeted::new(&file, budget);
+        let read = qom::read_type_names(&mut reader, opened.len());
         if reader.cut {
             warnings.push(format!(
                 "{}: device type names not read: the binary scan budget ({}) ran out",
@@ -179,7 +189,11 @@ impl Context<'_> {
             return None;
         }
         match read {
-            Ok(inventory) => Some(inventory),
+            Ok(names) => {
+                let inventory = qom::inventory_from(&names, shown);
+                facts.record(&file, &opened, FactQuery::TypeNames, Fact::TypeNames(names));
+                Some(inventory)
+            }
             Err(e) => {
                 warnings.push(format!(
                     "{}: reading device type names: {e}",
@@ -205,6 +219,7 @@ impl Context<'_> {
         c: &Candidate,
         shown: &Path,
         budget: &mut Budget,
+        facts: &mut BinaryFactsCache,
         warnings: &mut Vec<String>,
     ) -> Content {
         let banners = match c.name_kind.or(c.configured_kind) {
@@ -216,14 +231,23 @@ impl Context<'_> {
             Err(e) => return Content::Unread(format!("cannot be read: {}", reason(&e))),
         };
         let limits = budget.limits;
-        let mut reader = Budgeted::new(file, budget);
-        match scan::find_in_file(&mut reader, meta.len(), &banners) {
-            Ok(Some(found)) => Content::Scanned(Some(found)),
-            Ok(None) if reader.cut => Content::Unread(format!(
+        let mut reader = Budgeted::new(&file, budget);
+        let found = scan::find_in_file(&mut reader, meta.len(), &banners);
+        let cut = reader.cut;
+        match found {
+            Ok(Some(found)) => {
+                let fact = Fact::Version(Some(found.clone()));
+                facts.record(&file, &meta, version_query(c), fact);
+                Content::Scanned(Some(found))
+            }
+            Ok(None) if cut => Content::Unread(format!(
                 "search cut short: the binary scan budget ({}) ran out before a version banner was found",
                 limits.describe()
             )),
-            Ok(None) => Content::Scanned(None),
+            Ok(None) => {
+                facts.record(&file, &meta, version_query(c), Fact::Version(None));
+                Content::Scanned(None)
+            }
             Err(e) => {
                 warnings.push(format!("{}: {e}", shown.display()));
                 Content::Unread(format!("reading it failed: {e}"))
@@ -288,6 +312,11 @@ impl Context<'_> {
             })
             .collect()
     }
+}
+
+/// The banner search a candidate gets: its name's or configuration's kind, else every banner.
+fn version_query(c: &Candidate) -> FactQuery {
+    FactQuery::Version(c.name_kind.or(c.configured_kind))
 }
 
 /// A root error's cause without the path the message starts with (the record names it).

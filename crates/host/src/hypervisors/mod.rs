@@ -11,6 +11,7 @@ pub mod scan;
 
 pub use budget::{ScanLimits, DEFAULT_SCAN_BYTES, DEFAULT_SCAN_TIME};
 
+use crate::binfacts::BinaryFactsCache;
 use budget::Budget;
 use describe::{Candidate, Context};
 use hvguard_core::{HostRoot, Hypervisor, HypervisorKind, KataInstall, Package, Probe};
@@ -57,18 +58,41 @@ pub fn discover(
     )
 }
 
-/// [`discover`] with what the configurations say each extra path is (`jailer_path` names a
-/// jailer whatever the file is called) and the binary-search budget for the run.
-///
-/// Every extra path is a binary Kata runs, so it is inventoried for its mode and owner (and
-/// the directories above it) whatever it holds: a script, a file that cannot be read, a
-/// binary whose search the budget cut.
+/// [`discover_cached`] without a cache of binary facts: every binary is read.
 pub fn discover_with(
     root: &HostRoot,
     packages: &Probe<Vec<Package>>,
     extra_paths: &[PathBuf],
     extra_kinds: &BTreeMap<PathBuf, HypervisorKind>,
     limits: ScanLimits,
+) -> Inventory {
+    discover_cached(
+        root,
+        packages,
+        extra_paths,
+        extra_kinds,
+        limits,
+        &mut BinaryFactsCache::default(),
+    )
+}
+
+/// [`discover`] with what the configurations say each extra path is (`jailer_path` names a
+/// jailer whatever the file is called) and the binary-search budget for the run.
+///
+/// Every extra path is a binary Kata runs, so it is inventoried for its mode and owner (and
+/// the directories above it) whatever it holds: a script, a file that cannot be read, a
+/// binary whose search the budget cut.
+///
+/// What is read out of a binary (version banner, QOM type names) comes from `facts` when the
+/// file is unchanged since it was read; what is read now is added to it. A cached fact costs
+/// nothing of the budget.
+pub fn discover_cached(
+    root: &HostRoot,
+    packages: &Probe<Vec<Package>>,
+    extra_paths: &[PathBuf],
+    extra_kinds: &BTreeMap<PathBuf, HypervisorKind>,
+    limits: ScanLimits,
+    facts: &mut BinaryFactsCache,
 ) -> Inventory {
     let kata_install = kata_versions::read_install(root);
     let mut warnings = Vec::new();
@@ -119,7 +143,7 @@ pub fn discover_with(
             candidate.configured = true;
             candidate.configured_kind = candidate.configured_kind.or(*kind);
         }
-        if let Some(h) = ctx.describe(&candidate, &real_host, &mut budget, &mut warnings) {
+        if let Some(h) = ctx.describe(&candidate, &real_host, &mut budget, facts, &mut warnings) {
             hypervisors.push(h);
         }
     }

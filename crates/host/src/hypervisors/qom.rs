@@ -129,6 +129,19 @@ pub const TYPE_NAMES: &[&str] = &[
 /// A `.rodata` larger than this is not a QEMU build (Debian's is 1.8 MB).
 const MAX_RODATA: u64 = 64 << 20;
 
+/// What reading a binary's `.rodata` for type names gave: the part of a
+/// [`DeviceInventory`] that depends on the file's bytes only (the binary facts cache keeps
+/// it; the path is added when the inventory is made).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum TypeNames {
+    /// Not ELF, stripped of section headers, or packed.
+    NoRodata,
+    /// A `.rodata` of this many bytes, larger than any QEMU build: not read.
+    TooLarge(u64),
+    /// The catalogue names found in `.rodata` (see [`names_in`]).
+    Found(BTreeSet<&'static str>),
+}
+
 /// Reads the QOM type names of the binary behind `file`. A file without a readable
 /// `.rodata` gives an inventory whose anchors are not found, and no present or absent names.
 pub fn inventory<F: Read + Seek>(
@@ -136,30 +149,47 @@ pub fn inventory<F: Read + Seek>(
     file_len: u64,
     path: &Path,
 ) -> io::Result<DeviceInventory> {
+    Ok(inventory_from(&read_type_names(file, file_len)?, path))
+}
+
+/// The catalogue names in the `.rodata` of the binary behind `file`.
+pub fn read_type_names<F: Read + Seek>(file: &mut F, file_len: u64) -> io::Result<TypeNames> {
+    let Some(range) = elf::find_section(file, file_len, ".rodata")? else {
+        return Ok(TypeNames::NoRodata);
+    };
+    if range.size > MAX_RODATA {
+        return Ok(TypeNames::TooLarge(range.size));
+    }
+    let mut data = vec![0u8; range.size as usize];
+    file.seek(SeekFrom::Start(range.offset))?;
+    file.read_exact(&mut data)?;
+    Ok(TypeNames::Found(names_in(&data)))
+}
+
+/// The inventory of the binary at `path` whose `.rodata` gave `names`.
+pub fn inventory_from(names: &TypeNames, path: &Path) -> DeviceInventory {
     let mut out = DeviceInventory {
         source: format!(".rodata of {}", path.display()),
         anchors: ANCHORS.iter().map(|a| (*a).to_owned()).collect(),
         ..DeviceInventory::default()
     };
-    let Some(range) = elf::find_section(file, file_len, ".rodata")? else {
-        out.source = format!(
-            "{} (no .rodata section: not ELF, stripped or packed)",
-            path.display()
-        );
-        return Ok(out);
+    let found = match names {
+        TypeNames::NoRodata => {
+            out.source = format!(
+                "{} (no .rodata section: not ELF, stripped or packed)",
+                path.display()
+            );
+            return out;
+        }
+        TypeNames::TooLarge(size) => {
+            out.source = format!(
+                ".rodata of {} is {size} bytes, larger than any QEMU build: not read",
+                path.display()
+            );
+            return out;
+        }
+        TypeNames::Found(found) => found,
     };
-    if range.size > MAX_RODATA {
-        out.source = format!(
-            ".rodata of {} is {} bytes, larger than any QEMU build: not read",
-            path.display(),
-            range.size
-        );
-        return Ok(out);
-    }
-    let mut data = vec![0u8; range.size as usize];
-    file.seek(SeekFrom::Start(range.offset))?;
-    file.read_exact(&mut data)?;
-    let found = names_in(&data);
     out.anchors_found = ANCHORS.iter().all(|a| found.contains(a));
     if out.anchors_found {
         for name in TYPE_NAMES {
@@ -170,7 +200,7 @@ pub fn inventory<F: Read + Seek>(
             }
         }
     }
-    Ok(out)
+    out
 }
 
 /// The catalogue as a trie of reversed names: walking it backwards from a NUL finds every

@@ -4,10 +4,9 @@
 //! 0.2-0.6 s on a Debian QEMU host).
 //!
 //! One file per host root, in a folder only its owner may write (`/var/cache/hvguard/` for
-//! root): `digests-live` for the running host, `digests-root-<16 hex>` for a `--root` tree (the
-//! first 16 hex digits of the SHA-256 of its canonical path), so scans of other trees neither
-//! evict nor feed the running host's entries. Format (text, one entry per line, fields
-//! separated by one space):
+//! root): `digests-live` for the running host, `digests-root-<16 hex>` for a `--root` tree
+//! (the folder, naming, trust and writing rules are [`crate::cache_folder`]'s, shared with the
+//! binary facts cache). Format (text, one entry per line, fields separated by one space):
 //!
 //! ```text
 //! hvguard-digest-cache v1
@@ -24,18 +23,14 @@
 //! costs one hashing.
 
 use super::digest::DigestCache;
+use crate::cache_folder::{self, root_line};
 use hvguard_core::{CachedDigest, DigestAlgorithm, FileIdentity, HostRoot};
-use rustix::fs::{Mode, OFlags};
-use sha2::{Digest, Sha256};
-use std::ffi::OsString;
 use std::fmt::Write as _;
-use std::fs::File;
-use std::io::{Read, Write};
-use std::os::unix::ffi::OsStrExt;
-use std::os::unix::fs::{DirBuilderExt, MetadataExt};
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicU64, Ordering};
-use std::time::{Duration, SystemTime};
+
+pub use crate::cache_folder::{
+    cache_dir, cache_dir_for, CacheFileError, DIR_ENV, MAX_ROOT_FILES, SYSTEM_DIR,
+};
 
 /// The first line of every cache file.
 pub const HEADER: &str = "hvguard-digest-cache v1";
@@ -53,64 +48,14 @@ pub const SPARE_ENTRIES: usize = 128;
 /// A cache file larger than this is not one hvguard wrote (4096 entries take about 600 KB).
 pub const MAX_FILE_BYTES: u64 = 1 << 20;
 
-/// Where root keeps its cache files.
-pub const SYSTEM_DIR: &str = "/var/cache/hvguard";
-
-/// The environment variable that moves the cache folder.
-pub const DIR_ENV: &str = "HVGUARD_CACHE_DIR";
-
-/// `--root` cache files kept in a folder; past this the least recently written go.
-pub const MAX_ROOT_FILES: usize = 16;
-
+/// The file name's stem: `digests-live`, `digests-root-<16 hex>`.
+const STEM: &str = "digests";
 /// The running host's cache file.
+#[cfg(test)]
 const LIVE_NAME: &str = "digests-live";
 /// Prefix of a `--root` tree's cache file.
+#[cfg(test)]
 const ROOT_PREFIX: &str = "digests-root-";
-/// A temporary file older than this was left by a killed hvguard.
-const STALE_TEMP: Duration = Duration::from_secs(600);
-/// Folder entries looked at when pruning (the folder holds a handful).
-const MAX_DIR_ENTRIES: usize = 1024;
-
-/// Why the cache file could not be written.
-#[derive(Debug, thiserror::Error)]
-#[error("{}: {what}: {error}", .path.display())]
-pub struct CacheFileError {
-    pub path: PathBuf,
-    pub what: &'static str,
-    pub error: std::io::Error,
-}
-
-/// The cache folder: `$HVGUARD_CACHE_DIR` when set, else [`SYSTEM_DIR`] as root, else the
-/// user's XDG cache folder; `None` when none can be named.
-pub fn cache_dir() -> Option<PathBuf> {
-    cache_dir_for(
-        std::env::var_os(DIR_ENV),
-        rustix::process::geteuid().is_root(),
-        std::env::var_os("XDG_CACHE_HOME").map(PathBuf::from),
-        std::env::var_os("HOME").map(PathBuf::from),
-    )
-}
-
-/// [`cache_dir`]'s decision with its inputs made explicit, so it can be tested.
-pub fn cache_dir_for(
-    explicit: Option<OsString>,
-    is_root: bool,
-    xdg_cache_home: Option<PathBuf>,
-    home: Option<PathBuf>,
-) -> Option<PathBuf> {
-    if let Some(dir) = explicit.filter(|d| !d.is_empty()) {
-        return Some(PathBuf::from(dir));
-    }
-    if is_root {
-        return Some(PathBuf::from(SYSTEM_DIR));
-    }
-    // The XDG spec says a relative XDG_CACHE_HOME is invalid and must be ignored.
-    if let Some(xdg) = xdg_cache_home.filter(|p| p.is_absolute()) {
-        return Some(xdg.join("hvguard"));
-    }
-    home.filter(|p| p.is_absolute())
-        .map(|h| h.join(".cache").join("hvguard"))
-}
 
 /// The cache file of one host root.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -122,18 +67,8 @@ pub struct CacheFile {
 impl CacheFile {
     /// The cache file of `root` in the folder `dir`.
     pub fn for_root(dir: &Path, root: &HostRoot) -> CacheFile {
-        let name = if root.is_live() {
-            LIVE_NAME.to_string()
-        } else {
-            let key = Sha256::digest(root.base().as_os_str().as_bytes());
-            let mut name = String::from(ROOT_PREFIX);
-            for byte in &key[..8] {
-                let _ = write!(name, "{byte:02x}");
-            }
-            name
-        };
         CacheFile {
-            path: dir.join(name),
+            path: dir.join(cache_folder::file_name(STEM, root)),
             root: root.base().to_path_buf(),
         }
     }
@@ -158,45 +93,14 @@ impl CacheFile {
             return Ok(false);
         }
         let dir = self.path.parent().unwrap_or(Path::new("."));
-        let dir_err = |what: &'static str| {
-            move |error: std::io::Error| CacheFileError {
-                path: dir.to_path_buf(),
-                what,
-                error,
-            }
-        };
-        std::fs::DirBuilder::new()
-            .recursive(true)
-            .mode(0o700)
-            .create(dir)
-            .map_err(dir_err("creating the cache folder"))?;
-        let meta = std::fs::metadata(dir).map_err(dir_err("reading the cache folder"))?;
-        if meta.uid() != rustix::process::geteuid().as_raw() || meta.mode() & 0o022 != 0 {
-            return Err(dir_err("not used")(std::io::Error::new(
-                std::io::ErrorKind::PermissionDenied,
-                "the folder belongs to another user or others may write to it",
-            )));
-        }
+        cache_folder::prepare_dir(dir)?;
         let limit = (cache.entries_in_use() + SPARE_ENTRIES).min(MAX_ENTRIES);
         save(&self.path, &self.root, &cache.to_keep(limit))?;
-        if self.path.file_name().is_some_and(|n| n != LIVE_NAME) {
-            prune(dir);
+        if !cache_folder::is_live_file(&self.path) {
+            cache_folder::prune(dir, STEM);
         }
         Ok(true)
     }
-}
-
-/// The `root` line of a cache file for `root`.
-fn root_line(root: &Path) -> String {
-    let mut line = String::from("root ");
-    for &byte in root.as_os_str().as_bytes() {
-        if (0x21..=0x7e).contains(&byte) && byte != b'%' {
-            line.push(char::from(byte));
-        } else {
-            let _ = write!(line, "%{byte:02X}");
-        }
-    }
-    line
 }
 
 /// The entries of a cache file's text for `root`; lines that do not parse are skipped, and a
@@ -259,112 +163,25 @@ pub fn render(root: &Path, entries: &[CachedDigest]) -> String {
 /// The entries of the cache file at `path` written for `root`; empty when it is missing,
 /// untrusted, another root's, too large or unreadable (see the module documentation).
 pub fn load(path: &Path, root: &Path) -> Vec<CachedDigest> {
-    read_trusted(path).map_or_else(Vec::new, |text| parse(&text, root))
+    cache_folder::read_trusted(path, MAX_FILE_BYTES)
+        .map_or_else(Vec::new, |text| parse(&text, root))
 }
-
-fn read_trusted(path: &Path) -> Option<String> {
-    // O_NOFOLLOW: not through a link; O_NONBLOCK: a FIFO planted here cannot hang the scan.
-    let fd = rustix::fs::open(
-        path,
-        OFlags::RDONLY | OFlags::NOFOLLOW | OFlags::NONBLOCK | OFlags::CLOEXEC,
-        Mode::empty(),
-    )
-    .ok()?;
-    let file = File::from(fd);
-    let meta = file.metadata().ok()?;
-    // One link: a hard link elsewhere could be changed by whoever owns that folder.
-    let trusted = meta.is_file()
-        && meta.nlink() == 1
-        && meta.uid() == rustix::process::geteuid().as_raw()
-        && meta.mode() & 0o022 == 0
-        && meta.len() <= MAX_FILE_BYTES;
-    if !trusted {
-        return None;
-    }
-    let mut text = String::new();
-    file.take(MAX_FILE_BYTES).read_to_string(&mut text).ok()?;
-    Some(text)
-}
-
-static COUNTER: AtomicU64 = AtomicU64::new(0);
 
 /// Replaces the cache file at `path` with `entries` for `root`: a new file (mode 0600) in the
 /// same folder, renamed over the old one; no `fsync`. The folder must exist.
 pub fn save(path: &Path, root: &Path, entries: &[CachedDigest]) -> Result<(), CacheFileError> {
-    let err = |what: &'static str| {
-        move |error: std::io::Error| CacheFileError {
-            path: path.to_path_buf(),
-            what,
-            error,
-        }
-    };
-    let name = path
-        .file_name()
-        .ok_or_else(|| std::io::Error::from(std::io::ErrorKind::InvalidInput))
-        .map_err(err("not a file name"))?;
-    let temp = path.with_file_name(format!(
-        ".{}.tmp-{}-{}",
-        name.to_string_lossy(),
-        std::process::id(),
-        COUNTER.fetch_add(1, Ordering::Relaxed)
-    ));
-    let fd = rustix::fs::open(
-        &temp,
-        OFlags::WRONLY | OFlags::CREATE | OFlags::EXCL | OFlags::NOFOLLOW | OFlags::CLOEXEC,
-        Mode::from_raw_mode(0o600),
-    )
-    .map_err(|e| err("creating the new cache file")(e.into()))?;
-    let written = File::from(fd)
-        .write_all(render(root, entries).as_bytes())
-        .map_err(err("writing the new cache file"))
-        .and_then(|()| std::fs::rename(&temp, path).map_err(err("replacing the cache file")));
-    if written.is_err() {
-        let _ = std::fs::remove_file(&temp);
-    }
-    written
-}
-
-/// Keeps the newest [`MAX_ROOT_FILES`] `--root` cache files of `dir` and removes temporary
-/// files killed runs left behind. Best effort: a cache folder is nobody's data.
-fn prune(dir: &Path) {
-    let Ok(entries) = std::fs::read_dir(dir) else {
-        return;
-    };
-    let me = rustix::process::geteuid().as_raw();
-    let now = SystemTime::now();
-    let mut roots: Vec<(SystemTime, PathBuf)> = Vec::new();
-    for entry in entries.take(MAX_DIR_ENTRIES).flatten() {
-        let name = entry.file_name();
-        let name = name.to_string_lossy();
-        let Ok(meta) = entry.metadata() else {
-            continue;
-        };
-        if !meta.is_file() || meta.uid() != me {
-            continue;
-        }
-        let modified = meta.modified().unwrap_or(SystemTime::UNIX_EPOCH);
-        if name.starts_with(ROOT_PREFIX) {
-            roots.push((modified, entry.path()));
-        } else if name.starts_with(".digests-")
-            && name.contains(".tmp-")
-            && now.duration_since(modified).unwrap_or_default() > STALE_TEMP
-        {
-            let _ = std::fs::remove_file(entry.path());
-        }
-    }
-    if roots.len() > MAX_ROOT_FILES {
-        roots.sort();
-        for (_, path) in &roots[..roots.len() - MAX_ROOT_FILES] {
-            let _ = std::fs::remove_file(path);
-        }
-    }
+    cache_folder::write_atomic(path, &render(root, entries))
 }
 
 #[cfg(test)]
 #[allow(clippy::unwrap_used, clippy::expect_used)]
 mod tests {
     use super::*;
+    use rustix::fs::Mode;
+    use std::ffi::OsString;
+    use std::fs::File;
     use std::os::unix::fs::PermissionsExt;
+    use std::time::{Duration, SystemTime};
 
     const ROOT: &str = "/";
 
