@@ -13,7 +13,7 @@ use std::time::Duration;
 use rusqlite::{params, Connection, OptionalExtension, TransactionBehavior};
 
 use super::lock::StoreLock;
-use super::{migrate, schema, StoreError};
+use super::{migrate, StoreError};
 
 /// Whose state a row is: the host identity and the root it was scanned through.
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, serde::Serialize)]
@@ -56,14 +56,14 @@ impl StateStore {
         // The lock comes first: an update renames its copy over the store while holding it,
         // so a connection opened before the lock could be writing into a replaced file.
         let lock = StoreLock::acquire(path, lock_wait)?;
-        let fresh = !path.exists();
+        // Readers take no lock: a new store is made beside the path and renamed into place,
+        // so they see no store or a whole one.
+        if !path.exists() {
+            super::create_whole(path)?;
+        }
         let mut conn = Connection::open(path)
             .map_err(|e| StoreError::sqlite(path, "opening the advisory store", e))?;
-        if fresh {
-            schema::create(&conn, path)?;
-        } else {
-            migrate::upgrade(&mut conn, path)?;
-        }
+        migrate::upgrade(&mut conn, path)?;
         Ok(StateStore {
             path: path.to_path_buf(),
             conn,
