@@ -9,12 +9,11 @@
 //!   before reaching them, as Go validates the rest of the pattern before answering.
 //!   Matched against a whole path, no wildcard or class meets a `/`, which is how
 //!   `filepath.Glob` (one component at a time) behaves.
-//! - [`Dialect::GlobCrate`]: runtime-rs, which uses the `glob` crate's `Pattern::matches`
-//!   with default options: wildcards and classes also match `/`, classes negate with `!` (or
-//!   `^`), a `]` first in a class and a `-` first or last in it are literal. Not modelled: the
-//!   crate reads `\` as a literal and `^` as a class member (both are read as in Go here) and
-//!   gives `**` its recursive meaning or refuses it; for a match against one path `**` is
-//!   read as `*`.
+//! - [`Dialect::GlobCrate`]: runtime-rs, whose `kata_types::config::validate_path_pattern`
+//!   matches with the `glob` crate's `Pattern::new(p)` and `Pattern::matches` (default options):
+//!   wildcards and classes also match `/`, classes negate with `!`, `\` is an ordinary
+//!   character, and `**` must be a whole path component. These patterns are parsed and matched
+//!   by that same crate (0.3, as Kata's `Cargo.lock` pins), so no corner is modelled by hand.
 //!
 //! What a malformed pattern means is the caller's to say: containerd refuses to start over a
 //! bad import glob, while a bad allow-list entry simply matches nothing.
@@ -38,6 +37,9 @@ pub enum PatternError {
     /// Go only: a class item or range end that is an unescaped `-` or `]`.
     #[error("a character class item or range end is an unescaped '-' or ']'")]
     BadClassItem,
+    /// The `glob` crate refused the pattern (its own message and character position).
+    #[error("{msg} (at character {pos})")]
+    GlobCrate { pos: usize, msg: &'static str },
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -56,8 +58,16 @@ enum Token {
 /// A parsed pattern, matched in the dialect it was written in.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Pattern {
-    dialect: Dialect,
-    tokens: Vec<Token>,
+    inner: Inner,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum Inner {
+    Go(Vec<Token>),
+    GlobCrate {
+        pattern: glob::Pattern,
+        single_path: bool,
+    },
 }
 
 type Chars<'a> = std::iter::Peekable<std::str::Chars<'a>>;
@@ -65,96 +75,133 @@ type Chars<'a> = std::iter::Peekable<std::str::Chars<'a>>;
 impl Pattern {
     /// Parses `text` as `dialect` writes patterns.
     pub fn parse(text: &str, dialect: Dialect) -> Result<Pattern, PatternError> {
-        let mut tokens = Vec::new();
-        let mut chars = text.chars().peekable();
-        while let Some(c) = chars.next() {
-            let token = match c {
-                // `**` matches what `*` matches, in either dialect, against one path.
-                '*' if tokens.last() == Some(&Token::Star) => continue,
-                '*' => Token::Star,
-                '?' => Token::One,
-                '\\' => Token::Literal(chars.next().ok_or(PatternError::TrailingEscape)?),
-                '[' => class(&mut chars, dialect)?,
-                c => Token::Literal(c),
-            };
-            tokens.push(token);
-        }
-        Ok(Pattern { dialect, tokens })
+        let inner = match dialect {
+            Dialect::Go => Inner::Go(go_tokens(text)?),
+            Dialect::GlobCrate => Inner::GlobCrate {
+                pattern: glob::Pattern::new(text).map_err(|e| PatternError::GlobCrate {
+                    pos: e.pos,
+                    msg: e.msg,
+                })?,
+                single_path: glob_crate_single_path(text),
+            },
+        };
+        Ok(Pattern { inner })
     }
 
     /// The dialect the pattern was parsed in.
     pub fn dialect(&self) -> Dialect {
-        self.dialect
+        match self.inner {
+            Inner::Go(_) => Dialect::Go,
+            Inner::GlobCrate { .. } => Dialect::GlobCrate,
+        }
     }
 
     /// Whether all of `text` matches.
     pub fn matches(&self, text: &str) -> bool {
-        let text: Vec<char> = text.chars().collect();
-        // reach[i]: the tokens so far can end right before text[i].
-        let mut reach = vec![false; text.len() + 1];
-        reach[0] = true;
-        for token in &self.tokens {
-            let mut next = vec![false; text.len() + 1];
-            if *token == Token::Star {
-                for i in 0..=text.len() {
-                    next[i] = reach[i] || (i > 0 && next[i - 1] && self.crosses(text[i - 1]));
-                }
-            } else {
-                for i in 0..text.len() {
-                    next[i + 1] = reach[i] && self.accepts(token, text[i]);
-                }
-            }
-            reach = next;
+        match &self.inner {
+            Inner::Go(tokens) => go_matches(tokens, text),
+            Inner::GlobCrate { pattern, .. } => pattern.matches(text),
         }
-        reach[text.len()]
     }
 
     /// True when the pattern can match exactly one path: no wildcard, and every class holds
     /// exactly one character. Anything else admits paths other than the one written.
     pub fn is_single_path(&self) -> bool {
-        self.tokens.iter().all(|t| match t {
-            Token::Literal(_) => true,
-            Token::Class {
-                negated: false,
-                ranges,
-            } => ranges.len() == 1 && ranges[0].0 == ranges[0].1,
-            _ => false,
-        })
-    }
-
-    /// Whether a wildcard or class may match `c`.
-    fn crosses(&self, c: char) -> bool {
-        c != '/' || self.dialect == Dialect::GlobCrate
-    }
-
-    /// Whether a token that matches one character matches `c`.
-    fn accepts(&self, token: &Token, c: char) -> bool {
-        match token {
-            Token::Literal(l) => *l == c,
-            Token::One => self.crosses(c),
-            Token::Class { negated, ranges } => {
-                self.crosses(c) && ranges.iter().any(|(lo, hi)| *lo <= c && c <= *hi) != *negated
-            }
-            Token::Star => true,
+        match &self.inner {
+            Inner::Go(tokens) => tokens.iter().all(|t| match t {
+                Token::Literal(_) => true,
+                Token::Class {
+                    negated: false,
+                    ranges,
+                } => ranges.len() == 1 && ranges[0].0 == ranges[0].1,
+                _ => false,
+            }),
+            Inner::GlobCrate { single_path, .. } => *single_path,
         }
     }
 }
 
-/// A class after its `[`: items until a `]` that follows at least one item.
-fn class(chars: &mut Chars<'_>, dialect: Dialect) -> Result<Token, PatternError> {
-    let negated = match dialect {
-        Dialect::Go => chars.next_if_eq(&'^').is_some(),
-        Dialect::GlobCrate => chars.next_if(|c| matches!(c, '^' | '!')).is_some(),
-    };
+/// Go's pattern, token by token.
+fn go_tokens(text: &str) -> Result<Vec<Token>, PatternError> {
+    let mut tokens = Vec::new();
+    let mut chars = text.chars().peekable();
+    while let Some(c) = chars.next() {
+        let token = match c {
+            // `**` matches what `*` matches against one path.
+            '*' if tokens.last() == Some(&Token::Star) => continue,
+            '*' => Token::Star,
+            '?' => Token::One,
+            '\\' => Token::Literal(chars.next().ok_or(PatternError::TrailingEscape)?),
+            '[' => class(&mut chars)?,
+            c => Token::Literal(c),
+        };
+        tokens.push(token);
+    }
+    Ok(tokens)
+}
+
+/// Whether all of `text` matches Go's `tokens`; no wildcard or class meets a `/`.
+fn go_matches(tokens: &[Token], text: &str) -> bool {
+    let text: Vec<char> = text.chars().collect();
+    // reach[i]: the tokens so far can end right before text[i].
+    let mut reach = vec![false; text.len() + 1];
+    reach[0] = true;
+    for token in tokens {
+        let mut next = vec![false; text.len() + 1];
+        if *token == Token::Star {
+            for i in 0..=text.len() {
+                next[i] = reach[i] || (i > 0 && next[i - 1] && text[i - 1] != '/');
+            }
+        } else {
+            for i in 0..text.len() {
+                next[i + 1] = reach[i] && accepts(token, text[i]);
+            }
+        }
+        reach = next;
+    }
+    reach[text.len()]
+}
+
+/// Whether a Go token that matches one character matches `c`.
+fn accepts(token: &Token, c: char) -> bool {
+    match token {
+        Token::Literal(l) => *l == c,
+        Token::One => c != '/',
+        Token::Class { negated, ranges } => {
+            c != '/' && ranges.iter().any(|(lo, hi)| *lo <= c && c <= *hi) != *negated
+        }
+        Token::Star => true,
+    }
+}
+
+/// For a pattern the `glob` crate accepted: no `*` or `?`, and every class is `[c]` with one
+/// character other than `!` (which would open a negated class), so one path matches.
+fn glob_crate_single_path(text: &str) -> bool {
+    let chars: Vec<char> = text.chars().collect();
+    let mut i = 0;
+    while i < chars.len() {
+        match chars[i] {
+            '*' | '?' => return false,
+            '[' if chars.get(i + 2) == Some(&']') && chars.get(i + 1) != Some(&'!') => i += 3,
+            '[' => return false,
+            _ => i += 1,
+        }
+    }
+    true
+}
+
+/// A Go class after its `[`: items until a `]` that follows at least one item.
+fn class(chars: &mut Chars<'_>) -> Result<Token, PatternError> {
+    let negated = chars.next_if_eq(&'^').is_some();
     let mut ranges = Vec::new();
     loop {
         if !ranges.is_empty() && chars.next_if_eq(&']').is_some() {
             return Ok(Token::Class { negated, ranges });
         }
-        let lo = class_char(chars, dialect)?;
-        let hi = if range_follows(chars, dialect) {
-            chars.next();
-            class_char(chars, dialect)?
+        let lo = class_char(chars)?;
+        // Go reads every `-` after an item as a range.
+        let hi = if chars.next_if_eq(&'-').is_some() {
+            class_char(chars)?
         } else {
             lo
         };
@@ -162,24 +209,11 @@ fn class(chars: &mut Chars<'_>, dialect: Dialect) -> Result<Token, PatternError>
     }
 }
 
-/// Whether a `-` that makes a range comes next. The glob crate reads a `-` before the
-/// closing `]` (or the end) as a literal; Go reads every `-` after an item as a range.
-fn range_follows(chars: &Chars<'_>, dialect: Dialect) -> bool {
-    let mut ahead = chars.clone();
-    if ahead.next() != Some('-') {
-        return false;
-    }
-    match dialect {
-        Dialect::Go => true,
-        Dialect::GlobCrate => !matches!(ahead.next(), None | Some(']')),
-    }
-}
-
-/// One character of a class, unescaped.
-fn class_char(chars: &mut Chars<'_>, dialect: Dialect) -> Result<char, PatternError> {
+/// One character of a Go class, unescaped.
+fn class_char(chars: &mut Chars<'_>) -> Result<char, PatternError> {
     match chars.next() {
         None => Err(PatternError::UnclosedClass),
-        Some('-' | ']') if dialect == Dialect::Go => Err(PatternError::BadClassItem),
+        Some('-' | ']') => Err(PatternError::BadClassItem),
         Some('\\') => chars.next().ok_or(PatternError::TrailingEscape),
         Some(c) => Ok(c),
     }
@@ -256,20 +290,58 @@ mod tests {
         assert!(m("/bin/q[a-]", "/bin/q-", Dialect::GlobCrate));
         assert!(go("/bin/q\\*", "/bin/q*"));
         assert!(!go("/bin/q\\*", "/bin/qx"));
-        for d in [Dialect::Go, Dialect::GlobCrate] {
-            assert_eq!(
-                Pattern::parse("/bin/[ab", d),
-                Err(PatternError::UnclosedClass)
-            );
-            assert_eq!(
-                Pattern::parse("/bin/a\\", d),
-                Err(PatternError::TrailingEscape)
-            );
-        }
+        assert_eq!(
+            Pattern::parse("/bin/[ab", Dialect::Go),
+            Err(PatternError::UnclosedClass)
+        );
+        assert_eq!(
+            Pattern::parse("/bin/a\\", Dialect::Go),
+            Err(PatternError::TrailingEscape)
+        );
+        assert!(matches!(
+            Pattern::parse("/bin/[ab", Dialect::GlobCrate),
+            Err(PatternError::GlobCrate { .. })
+        ));
         assert_eq!(
             Pattern::parse("/bin/q[]]", Dialect::Go),
             Err(PatternError::BadClassItem)
         );
+    }
+
+    /// The corners where the glob crate differs from Go, as runtime-rs meets them.
+    #[test]
+    fn the_glob_crate_reads_backslash_caret_and_double_star_its_own_way() {
+        let rs = |p: &str, s: &str| m(p, s, Dialect::GlobCrate);
+        // `\` is an ordinary character, not an escape.
+        assert!(rs("/bin/a\\", "/bin/a\\"));
+        assert!(rs("/bin/q\\*", "/bin/q\\x"));
+        assert!(!rs("/bin/q\\*", "/bin/q*"));
+        // `^` opens no negation: it is a class member.
+        assert!(rs("/bin/q[^a]", "/bin/q^"));
+        assert!(!rs("/bin/q[^a]", "/bin/qe"));
+        // `**` is recursive when it is a whole component, and refused inside one.
+        assert!(rs("/opt/**/qemu", "/opt/kata/bin/qemu"));
+        assert!(matches!(
+            Pattern::parse("/opt/a**", Dialect::GlobCrate),
+            Err(PatternError::GlobCrate { .. })
+        ));
+    }
+
+    #[test]
+    fn single_paths_in_the_glob_crate_dialect() {
+        let single = |p: &str| {
+            Pattern::parse(p, Dialect::GlobCrate)
+                .unwrap()
+                .is_single_path()
+        };
+        assert!(single("/opt/kata/bin/qemu"));
+        assert!(single("/opt/kata/bin/firecracke[r]"));
+        assert!(single("/bin/q[]]"));
+        assert!(!single("/usr/bin/*"));
+        assert!(!single("/bin/qemu?"));
+        assert!(!single("/bin/q[ab]"));
+        assert!(!single("/bin/q[!a]"));
+        assert!(!single("/opt/**/qemu"));
     }
 
     #[test]
