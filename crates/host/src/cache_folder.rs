@@ -15,7 +15,7 @@
 //! holds. Writing is atomic (a new file in the same folder, renamed over the old one) and does
 //! not `fsync`: a cache lost to a power cut only costs one re-reading.
 
-use hvguard_core::HostRoot;
+use hvguard_core::{FileIdentity, HostRoot};
 use rustix::fs::{Mode, OFlags};
 use sha2::{Digest, Sha256};
 use std::ffi::OsString;
@@ -101,6 +101,73 @@ pub fn file_name(stem: &str, root: &HostRoot) -> String {
 pub fn is_live_file(path: &Path) -> bool {
     path.file_name()
         .is_some_and(|n| n.as_bytes().ends_with(b"-live"))
+}
+
+/// One host root's file of one cache (`stem`) in a cache folder.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RootFile {
+    path: PathBuf,
+    root: PathBuf,
+    stem: &'static str,
+}
+
+impl RootFile {
+    /// The `stem` cache file of `root` in the folder `dir`.
+    pub fn for_root(dir: &Path, stem: &'static str, root: &HostRoot) -> RootFile {
+        RootFile {
+            path: dir.join(file_name(stem, root)),
+            root: root.base().to_path_buf(),
+            stem,
+        }
+    }
+
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    /// The root the file is written for (its `root` line).
+    pub fn root(&self) -> &Path {
+        &self.root
+    }
+
+    /// The file's text when it is trusted and at most `max_bytes` ([`read_trusted`]).
+    pub fn read(&self, max_bytes: u64) -> Option<String> {
+        read_trusted(&self.path, max_bytes)
+    }
+
+    /// Replaces the file with `text`: creates the folder (mode 0700) when missing, refuses
+    /// one that others may write, writes atomically, then prunes old `--root` files.
+    pub fn write(&self, text: &str) -> Result<(), CacheFileError> {
+        let dir = self.path.parent().unwrap_or(Path::new("."));
+        prepare_dir(dir)?;
+        write_atomic(&self.path, text)?;
+        if !is_live_file(&self.path) {
+            prune(dir, self.stem);
+        }
+        Ok(())
+    }
+}
+
+/// The file identity that starts every cache line: device, inode, size, mtime and ctime
+/// (nanoseconds), each field taken from `fields`.
+pub fn parse_identity<'a>(fields: &mut impl Iterator<Item = &'a str>) -> Option<FileIdentity> {
+    Some(FileIdentity {
+        device: fields.next()?.parse().ok()?,
+        inode: fields.next()?.parse().ok()?,
+        size: fields.next()?.parse().ok()?,
+        mtime_ns: fields.next()?.parse().ok()?,
+        ctime_ns: fields.next()?.parse().ok()?,
+    })
+}
+
+/// Appends `identity` as [`parse_identity`] reads it, without a trailing space.
+pub fn push_identity(out: &mut String, identity: &FileIdentity) {
+    let i = identity;
+    let _ = write!(
+        out,
+        "{} {} {} {} {}",
+        i.device, i.inode, i.size, i.mtime_ns, i.ctime_ns
+    );
 }
 
 /// The `root` line of a cache file for `root`: bytes outside 0x21..=0x7e and `%` as `%XX`.

@@ -25,16 +25,18 @@
 //! affected"), which is why only a file nobody else could have written is read.
 
 use super::{BinaryFactsCache, CachedFact, Fact, FactQuery};
-use crate::cache_folder::{self, push_escaped, root_line, unescape, CacheFileError};
+use crate::cache_folder::{
+    parse_identity, push_escaped, push_identity, root_line, unescape, CacheFileError, RootFile,
+};
 use crate::containerd::FoundVersion;
 use crate::hypervisors::kind::BANNERS;
 use crate::hypervisors::qom::{TypeNames, ANCHORS, TYPE_NAMES};
 use crate::hypervisors::scan::VersionMatch;
-use hvguard_core::{FileIdentity, HostRoot, HypervisorKind};
+use hvguard_core::{HostRoot, HypervisorKind};
 use sha2::{Digest, Sha256};
 use std::collections::BTreeSet;
 use std::fmt::Write as _;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::sync::OnceLock;
 
 /// The first line of every binary facts cache file.
@@ -60,29 +62,24 @@ const STEM: &str = "binfacts";
 
 /// The binary facts cache file of one host root.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct BinaryFactsFile {
-    path: PathBuf,
-    root: PathBuf,
-}
+pub struct BinaryFactsFile(RootFile);
 
 impl BinaryFactsFile {
     /// The file of `root` in the folder `dir`.
     pub fn for_root(dir: &Path, root: &HostRoot) -> BinaryFactsFile {
-        BinaryFactsFile {
-            path: dir.join(cache_folder::file_name(STEM, root)),
-            root: root.base().to_path_buf(),
-        }
+        BinaryFactsFile(RootFile::for_root(dir, STEM, root))
     }
 
     pub fn path(&self) -> &Path {
-        &self.path
+        self.0.path()
     }
 
     /// The entries of the file; empty when it is missing, untrusted, another root's or
     /// another hvguard's, too large or unreadable.
     pub fn load(&self) -> Vec<CachedFact> {
-        cache_folder::read_trusted(&self.path, MAX_FILE_BYTES)
-            .map_or_else(Vec::new, |text| parse(&text, &self.root))
+        self.0
+            .read(MAX_FILE_BYTES)
+            .map_or_else(Vec::new, |text| parse(&text, self.0.root()))
     }
 
     /// Writes what `cache` holds worth keeping when this collection read a fact; a
@@ -92,13 +89,9 @@ impl BinaryFactsFile {
         if !cache.has_fresh() {
             return Ok(false);
         }
-        let dir = self.path.parent().unwrap_or(Path::new("."));
-        cache_folder::prepare_dir(dir)?;
         let limit = (cache.entries_in_use() + SPARE_ENTRIES).min(MAX_ENTRIES);
-        cache_folder::write_atomic(&self.path, &render(&self.root, &cache.to_keep(limit)))?;
-        if !cache_folder::is_live_file(&self.path) {
-            cache_folder::prune(dir, STEM);
-        }
+        self.0
+            .write(&render(self.0.root(), &cache.to_keep(limit)))?;
         Ok(true)
     }
 }
@@ -146,13 +139,7 @@ pub fn parse(text: &str, root: &Path) -> Vec<CachedFact> {
 
 fn parse_line(line: &str) -> Option<CachedFact> {
     let mut f = line.split(' ');
-    let identity = FileIdentity {
-        device: f.next()?.parse().ok()?,
-        inode: f.next()?.parse().ok()?,
-        size: f.next()?.parse().ok()?,
-        mtime_ns: f.next()?.parse().ok()?,
-        ctime_ns: f.next()?.parse().ok()?,
-    };
+    let identity = parse_identity(&mut f)?;
     let query = parse_query(f.next()?)?;
     let fact = match query {
         FactQuery::Version(_) => Fact::Version(match f.next()? {
@@ -249,16 +236,10 @@ pub fn render(root: &Path, entries: &[CachedFact]) -> String {
     out.push_str(facts_line());
     out.push('\n');
     for e in entries.iter().take(MAX_ENTRIES) {
-        let i = &e.identity;
-        let mut line = format!(
-            "{} {} {} {} {} {}",
-            i.device,
-            i.inode,
-            i.size,
-            i.mtime_ns,
-            i.ctime_ns,
-            query_field(e.query)
-        );
+        let mut line = String::new();
+        push_identity(&mut line, &e.identity);
+        line.push(' ');
+        line.push_str(&query_field(e.query));
         let mut texts: Vec<&str> = Vec::new();
         match &e.fact {
             Fact::Version(None) | Fact::ContainerdVersion(None) => line.push_str(" -"),
@@ -297,6 +278,7 @@ pub fn render(root: &Path, entries: &[CachedFact]) -> String {
 #[allow(clippy::unwrap_used, clippy::expect_used)]
 mod tests {
     use super::*;
+    use hvguard_core::FileIdentity;
     use std::os::unix::fs::PermissionsExt;
 
     fn identity(inode: u64) -> FileIdentity {

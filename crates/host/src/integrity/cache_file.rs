@@ -23,10 +23,10 @@
 //! costs one hashing.
 
 use super::digest::DigestCache;
-use crate::cache_folder::{self, root_line};
-use hvguard_core::{CachedDigest, DigestAlgorithm, FileIdentity, HostRoot};
+use crate::cache_folder::{self, root_line, RootFile};
+use hvguard_core::{CachedDigest, DigestAlgorithm, HostRoot};
 use std::fmt::Write as _;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 pub use crate::cache_folder::{
     cache_dir, cache_dir_for, CacheFileError, DIR_ENV, MAX_ROOT_FILES, SYSTEM_DIR,
@@ -59,28 +59,22 @@ const ROOT_PREFIX: &str = "digests-root-";
 
 /// The cache file of one host root.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct CacheFile {
-    path: PathBuf,
-    root: PathBuf,
-}
+pub struct CacheFile(RootFile);
 
 impl CacheFile {
     /// The cache file of `root` in the folder `dir`.
     pub fn for_root(dir: &Path, root: &HostRoot) -> CacheFile {
-        CacheFile {
-            path: dir.join(cache_folder::file_name(STEM, root)),
-            root: root.base().to_path_buf(),
-        }
+        CacheFile(RootFile::for_root(dir, STEM, root))
     }
 
     pub fn path(&self) -> &Path {
-        &self.path
+        self.0.path()
     }
 
     /// The entries of the file; empty when it is missing, untrusted, another root's, too
     /// large or unreadable.
     pub fn load(&self) -> Vec<CachedDigest> {
-        load(&self.path, &self.root)
+        load(self.0.path(), self.0.root())
     }
 
     /// Writes what `cache` holds worth keeping ([`DigestCache::to_keep`]: the entries in use,
@@ -92,13 +86,9 @@ impl CacheFile {
         if cache.fresh().is_empty() {
             return Ok(false);
         }
-        let dir = self.path.parent().unwrap_or(Path::new("."));
-        cache_folder::prepare_dir(dir)?;
         let limit = (cache.entries_in_use() + SPARE_ENTRIES).min(MAX_ENTRIES);
-        save(&self.path, &self.root, &cache.to_keep(limit))?;
-        if !cache_folder::is_live_file(&self.path) {
-            cache_folder::prune(dir, STEM);
-        }
+        self.0
+            .write(&render(self.0.root(), &cache.to_keep(limit)))?;
         Ok(true)
     }
 }
@@ -115,13 +105,7 @@ pub fn parse(text: &str, root: &Path) -> Vec<CachedDigest> {
 
 fn parse_line(line: &str) -> Option<CachedDigest> {
     let mut f = line.split(' ');
-    let identity = FileIdentity {
-        device: f.next()?.parse().ok()?,
-        inode: f.next()?.parse().ok()?,
-        size: f.next()?.parse().ok()?,
-        mtime_ns: f.next()?.parse().ok()?,
-        ctime_ns: f.next()?.parse().ok()?,
-    };
+    let identity = cache_folder::parse_identity(&mut f)?;
     let algorithm: DigestAlgorithm = f.next()?.parse().ok()?;
     let digest = f.next()?;
     let valid = f.next().is_none()
@@ -144,18 +128,8 @@ pub fn render(root: &Path, entries: &[CachedDigest]) -> String {
     out.push_str(&root_line(root));
     out.push('\n');
     for e in entries.iter().take(MAX_ENTRIES) {
-        let i = &e.identity;
-        let _ = writeln!(
-            out,
-            "{} {} {} {} {} {} {}",
-            i.device,
-            i.inode,
-            i.size,
-            i.mtime_ns,
-            i.ctime_ns,
-            e.algorithm.as_str(),
-            e.digest
-        );
+        cache_folder::push_identity(&mut out, &e.identity);
+        let _ = writeln!(out, " {} {}", e.algorithm.as_str(), e.digest);
     }
     out
 }
@@ -177,10 +151,12 @@ pub fn save(path: &Path, root: &Path, entries: &[CachedDigest]) -> Result<(), Ca
 #[allow(clippy::unwrap_used, clippy::expect_used)]
 mod tests {
     use super::*;
+    use hvguard_core::FileIdentity;
     use rustix::fs::Mode;
     use std::ffi::OsString;
     use std::fs::File;
     use std::os::unix::fs::PermissionsExt;
+    use std::path::PathBuf;
     use std::time::{Duration, SystemTime};
 
     const ROOT: &str = "/";
