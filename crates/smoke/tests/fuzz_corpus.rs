@@ -3,7 +3,6 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-use hvguard_smoke::console::{ConsoleWatch, CONSOLE_TAIL_BYTES};
 use hvguard_smoke::{Baseline, SmokePolicy};
 use hvguard_testkit::fuzz_corpus;
 use std::path::{Path, PathBuf};
@@ -60,38 +59,20 @@ fn smoke_text_rejects_kata_s_own_metric_names_with_the_line() {
     );
 }
 
+mod smoke_console_harness {
+    include!(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../../fuzz/harness/smoke_console.rs"
+    ));
+}
+
 #[test]
 fn smoke_console_corpus_finds_exactly_the_markers_present() {
     let mut hits = 0;
     for (_, data) in corpus("smoke_console") {
-        if data.len() < 3 {
-            continue;
+        if let Some(expected) = smoke_console_harness::check_smoke_console(&data) {
+            hits += usize::from(expected);
         }
-        let chunk = usize::from(data[0] % 64) + 1;
-        let len = usize::from(data[1] % 16) + 1;
-        if data.len() < 2 + len {
-            continue;
-        }
-        let marker: String = data[2..2 + len]
-            .iter()
-            .map(|&b| {
-                if b.is_ascii_graphic() {
-                    char::from(b)
-                } else {
-                    char::from(b'a' + b % 4)
-                }
-            })
-            .collect();
-        let stream = &data[2 + len..];
-        let mut watch = ConsoleWatch::new(&marker);
-        let mut found = false;
-        for piece in stream.chunks(chunk) {
-            found = watch.feed(piece);
-        }
-        let expected = stream.windows(marker.len()).any(|w| w == marker.as_bytes());
-        assert_eq!(found || watch.found(), expected, "marker {marker:?}");
-        assert!(watch.tail_text().chars().count() <= CONSOLE_TAIL_BYTES);
-        hits += usize::from(expected);
     }
     assert!(hits >= 2, "the marker seeds must keep matching");
 }
