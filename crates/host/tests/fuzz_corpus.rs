@@ -9,21 +9,9 @@ use hvguard_host::{cpu, identity, kernel, packages};
 use std::io::Cursor;
 use std::path::{Path, PathBuf};
 
+/// Every file of the corpus of `target`, sorted; an empty corpus fails the test.
 fn corpus(target: &str) -> Vec<(PathBuf, Vec<u8>)> {
-    let dir = Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("../../fuzz/corpus")
-        .join(target);
-    let mut files: Vec<(PathBuf, Vec<u8>)> = std::fs::read_dir(&dir)
-        .unwrap_or_else(|e| panic!("{}: {e}", dir.display()))
-        .map(|entry| {
-            let path = entry.unwrap().path();
-            let bytes = std::fs::read(&path).unwrap();
-            (path, bytes)
-        })
-        .collect();
-    files.sort();
-    assert!(!files.is_empty(), "corpus empty: {}", dir.display());
-    files
+    hvguard_testkit::fuzz_corpus(target, 1)
 }
 
 #[test]
